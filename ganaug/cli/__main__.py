@@ -1,0 +1,5 @@
+import sys
+
+from ganaug.cli import main
+
+sys.exit(main())
