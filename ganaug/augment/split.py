@@ -1,0 +1,160 @@
+"""A fixed train/validation/test split of the real data, written down so nothing can leak.
+
+Every later step reads the split from its CSV manifests: the GAN and the encoder are trained on the
+training part only, synthetic images are made from it, and the test part is touched once, by the
+final evaluation of each classifier. ``scenario`` presets shrink the training part the way the
+papers' small, imbalanced experiments did (Fernández et al. 2021, Table 4: 500 negative and 68
+positive real patches).
+"""
+
+import csv
+import dataclasses
+import os
+
+import numpy as np
+
+SCENARIOS = {
+    "full": {},
+    # Fernández et al. 2021, Table 4: 500 negative + 68 positive real training patches.
+    "fernandez2021_table4": {"majority_count": 500, "minority_count": 68, "minority_class": "rarest"},
+}
+
+
+@dataclasses.dataclass
+class DataSplit:
+    """The three parts of a split: lists of file paths and int32 labels, and the class names."""
+
+    class_names: list
+    train_paths: list
+    train_labels: np.ndarray
+    validation_paths: list
+    validation_labels: np.ndarray
+    test_paths: list
+    test_labels: np.ndarray
+
+    def counts(self):
+        """Returns ``{"train": [...], "validation": [...], "test": [...]}`` images per class."""
+        k = len(self.class_names)
+        return {
+            part: [int(c) for c in np.bincount(getattr(self, f"{part}_labels"), minlength=k)]
+            for part in ("train", "validation", "test")
+        }
+
+    def write(self, directory):
+        """Writes ``train.csv``, ``validation.csv`` and ``test.csv`` (``path,label``) and returns them."""
+        os.makedirs(directory, exist_ok=True)
+        written = {}
+        for part in ("train", "validation", "test"):
+            path = os.path.join(directory, f"{part}.csv")
+            with open(path, "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["path", "label"])
+                for file, label in zip(getattr(self, f"{part}_paths"), getattr(self, f"{part}_labels")):
+                    writer.writerow([os.path.abspath(file), self.class_names[label]])
+            written[part] = path
+        return written
+
+
+def split_dataset(
+    paths,
+    labels,
+    class_names,
+    *,
+    validation_fraction=0.15,
+    test_fraction=0.3,
+    scenario="full",
+    seed=0,
+):
+    """Returns a stratified train/validation/test split, optionally shrunk to a scenario.
+
+    Every class with at least three images gets at least one image in each part. The scenario
+    then subsamples the *training* part only (validation and test keep their natural size, so the
+    test set stays the same whatever the scenario).
+
+    Args:
+        paths: image file paths.
+        labels: int class indices, one per path.
+        class_names: names of the class indices.
+        validation_fraction: share of each class for validation, in [0, 1).
+        test_fraction: share of each class for testing, in (0, 1).
+        scenario: a name from ``SCENARIOS`` or a dict with optional keys ``majority_count`` (cap
+            every class's training images), ``minority_count`` and ``minority_class`` (a class
+            name, or ``"rarest"``, whose training images are cut to ``minority_count``).
+        seed: seed of the split and of the subsampling.
+
+    Returns:
+        ``DataSplit``.
+
+    Raises:
+        ValueError: for fractions out of range, labels that do not match the paths, or an
+            unknown scenario or class.
+    """
+    paths = [os.fspath(p) for p in paths]
+    labels = np.asarray(labels, dtype=np.int32)
+    class_names = [str(c) for c in class_names]
+    if labels.shape != (len(paths),):
+        raise ValueError(f"`labels` must have one entry per path ({len(paths)}). Received: labels.shape={labels.shape}")
+    if len(paths) == 0:
+        raise ValueError("`paths` is empty. Received: paths=[]")
+    if labels.min() < 0 or labels.max() >= len(class_names):
+        raise ValueError(f"`labels` must be in [0, {len(class_names)}). Received: labels in [{labels.min()}, {labels.max()}]")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"`test_fraction` must be in (0, 1). Received: test_fraction={test_fraction}")
+    if not 0 <= validation_fraction < 1 or validation_fraction + test_fraction >= 1:
+        raise ValueError(
+            "`validation_fraction` must be in [0, 1) with validation_fraction + test_fraction < 1. "
+            f"Received: validation_fraction={validation_fraction}"
+        )
+    scenario = _resolve_scenario(scenario)
+    rng = np.random.default_rng(seed)
+    parts = {"train": [], "validation": [], "test": []}
+    for k in range(len(class_names)):
+        members = rng.permutation(np.flatnonzero(labels == k))
+        n = len(members)
+        n_test = int(round(test_fraction * n))
+        n_validation = int(round(validation_fraction * n))
+        if n >= 3:
+            n_test = max(n_test, 1)
+            n_validation = max(n_validation, 1 if validation_fraction > 0 else 0)
+        parts["test"].extend(members[:n_test])
+        parts["validation"].extend(members[n_test : n_test + n_validation])
+        parts["train"].append(members[n_test + n_validation :])
+    train = _apply_scenario(parts["train"], labels, class_names, scenario, rng)
+    selected = {"train": train, "validation": np.asarray(parts["validation"], int), "test": np.asarray(parts["test"], int)}
+    fields = {}
+    for part, indices in selected.items():
+        indices = np.sort(indices.astype(int))
+        fields[f"{part}_paths"] = [paths[i] for i in indices]
+        fields[f"{part}_labels"] = labels[indices]
+    return DataSplit(class_names=class_names, **fields)
+
+
+def _resolve_scenario(scenario):
+    if isinstance(scenario, str):
+        if scenario not in SCENARIOS:
+            raise ValueError(f"`scenario` must be one of {sorted(SCENARIOS)} or a dict. Received: scenario={scenario!r}")
+        return dict(SCENARIOS[scenario])
+    if not isinstance(scenario, dict):
+        raise TypeError(f"`scenario` must be a name or a dict. Received: scenario={scenario!r}")
+    unknown = set(scenario) - {"majority_count", "minority_count", "minority_class"}
+    if unknown:
+        raise ValueError(f"Unknown scenario keys {sorted(unknown)}. Received: scenario={scenario!r}")
+    return dict(scenario)
+
+
+def _apply_scenario(train_parts, labels, class_names, scenario, rng):
+    counts = [len(p) for p in train_parts]
+    minority = scenario.get("minority_class")
+    if minority == "rarest":
+        minority = int(np.argmin(counts))
+    elif minority is not None:
+        if minority not in class_names:
+            raise ValueError(f"`minority_class` must be a class name or 'rarest'. Received: minority_class={minority!r}")
+        minority = class_names.index(minority)
+    kept = []
+    for k, members in enumerate(train_parts):
+        limit = scenario.get("majority_count")
+        if k == minority and scenario.get("minority_count") is not None:
+            limit = scenario["minority_count"]
+        kept.append(members if limit is None else members[: int(limit)])
+    return np.concatenate(kept) if kept else np.zeros(0, int)

@@ -1,0 +1,186 @@
+"""Augmentation pipeline: budgets, synthesis files, the split and the experiment protocol."""
+
+import csv
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from data_readers.decode import write_image
+from data_readers.image_reader import ImageReader
+from ganaug.augment import (
+    check_no_test_leak,
+    class_counts_of,
+    headline_table,
+    per_class_delta_table,
+    run_augmentation_experiment,
+    split_dataset,
+    synthesis_budget,
+    synthesize_dataset,
+    verdict,
+)
+
+
+@pytest.mark.parametrize(
+    "mode, kwargs, expected",
+    [
+        ("grow", {"fraction": 0.5}, [50, 5, 2, 0]),
+        ("balance", {}, [0, 90, 96, 100]),
+        ("fixed", {"counts": 7}, [7, 7, 7, 7]),
+        ("fixed", {"counts": [1, 2, 3, 4]}, [1, 2, 3, 4]),
+    ],
+)
+def test_budget_gives_exact_counts(mode, kwargs, expected):
+    assert synthesis_budget([100, 10, 4, 0], mode=mode, **kwargs) == expected
+
+
+def test_budget_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="mode"):
+        synthesis_budget([1, 2], mode="double")
+    with pytest.raises(ValueError, match="fraction"):
+        synthesis_budget([1, 2], fraction=-0.1)
+    with pytest.raises(ValueError, match="counts"):
+        synthesis_budget([1, 2], mode="fixed", counts=[1])
+    assert class_counts_of([0, 2, 2], 4) == [1, 0, 2, 0]
+
+
+def tiny_conditional_generator(num_classes=3, latent_dim=4, size=16):
+    latent = keras.Input((latent_dim,), name="latent")
+    label = keras.Input((), dtype="int32", name="label")
+    x = keras.layers.Concatenate()([latent, keras.layers.Embedding(num_classes, 4)(label)])
+    x = keras.layers.Dense(size * size * 3, activation="tanh")(x)
+    return keras.Model([latent, label], keras.layers.Reshape((size, size, 3))(x), name="tiny_cgen")
+
+
+def tiny_encoder(latent_dim=4, size=16):
+    image = keras.Input((size, size, 3))
+    x = keras.layers.Flatten()(image)
+    return keras.Model(image, keras.layers.Dense(latent_dim)(x), name="tiny_encoder")
+
+
+def make_folder_dataset(root, counts, size=16, seed=0):
+    """Class k images are bright in channel k, so a classifier can learn them quickly."""
+    rng = np.random.default_rng(seed)
+    paths, labels = [], []
+    for k, count in enumerate(counts):
+        os.makedirs(root / f"class{k}", exist_ok=True)
+        for i in range(count):
+            image = rng.integers(0, 80, (size, size, 3)).astype(np.uint8)
+            image[..., k % 3] += 150
+            path = root / f"class{k}" / f"{i:03d}.png"
+            write_image(str(path), image)
+            paths.append(str(path))
+            labels.append(k)
+    return paths, np.array(labels, np.int32), [f"class{k}" for k in range(len(counts))]
+
+
+@pytest.mark.parametrize("method", ["conditional", "perturbation", "interpolation"])
+def test_synthesis_writes_requested_counts_and_manifest(tmp_path, method):
+    paths, labels, names = make_folder_dataset(tmp_path / "real", [6, 4, 3])
+    budget = [5, 0, 3]
+    generator, encoder = tiny_conditional_generator(), tiny_encoder()
+    summary = synthesize_dataset(
+        tmp_path / "synthetic", budget, generator=generator, class_names=names,
+        method=method, encoder=encoder, real_paths=paths, real_labels=labels, seed=1, verbose=0,
+    )
+    reader = ImageReader.from_csv(summary["manifest"], class_names=names, shuffle=False)
+    assert np.bincount(reader.labels, minlength=3).tolist() == budget
+    with open(summary["manifest"]) as f:
+        rows = list(csv.DictReader(f))
+    assert {row["method"] for row in rows} == {method}
+    codes = np.load(tmp_path / "synthetic" / "latents.npy")
+    assert codes.shape == (8, 4)
+    if method != "conditional":
+        sources = {row["source_a"] for row in rows}
+        assert sources <= set(paths)
+        for row in rows:
+            assert names[labels[paths.index(row["source_a"])]] == row["label"]
+    images = np.concatenate([batch[0] for batch in reader])
+    assert images.shape == (8, 16, 16, 3) and images.min() >= -1 and images.max() <= 1
+    again = synthesize_dataset(
+        tmp_path / "again", budget, generator=generator, class_names=names,
+        method=method, encoder=encoder, real_paths=paths, real_labels=labels, seed=1, verbose=0,
+    )
+    np.testing.assert_array_equal(codes, np.load(os.path.join(again["out_dir"], "latents.npy")))
+
+
+def test_synthesis_rejects_bad_requests(tmp_path):
+    generator = tiny_conditional_generator()
+    with pytest.raises(ValueError, match="budget"):
+        synthesize_dataset(tmp_path / "a", [1, 2], generator=generator, class_names=["a", "b", "c"], verbose=0)
+    with pytest.raises(ValueError, match="encoder"):
+        synthesize_dataset(tmp_path / "b", [1, 1, 1], generator=generator, class_names=["a", "b", "c"],
+                           method="perturbation", verbose=0)
+    with pytest.raises(ValueError, match="method"):
+        synthesize_dataset(tmp_path / "c", [1, 1, 1], generator=generator, class_names=["a", "b", "c"],
+                           method="dream", verbose=0)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("keep")
+    with pytest.raises(FileExistsError):
+        synthesize_dataset(tmp_path / "full", [1, 1, 1], generator=generator, class_names=["a", "b", "c"], verbose=0)
+
+
+def test_split_is_stratified_disjoint_and_scenario_shrinks_training_only(tmp_path):
+    paths = [f"/data/img{i}.png" for i in range(200)]
+    labels = np.array([0] * 150 + [1] * 40 + [2] * 10)
+    split = split_dataset(paths, labels, ["a", "b", "c"], seed=3)
+    parts = [set(split.train_paths), set(split.validation_paths), set(split.test_paths)]
+    assert set.union(*parts) == set(paths) and sum(map(len, parts)) == 200
+    assert all(c >= 1 for c in split.counts()["test"]) and all(c >= 1 for c in split.counts()["validation"])
+    again = split_dataset(paths, labels, ["a", "b", "c"], seed=3)
+    assert again.test_paths == split.test_paths
+    shrunk = split_dataset(paths, labels, ["a", "b", "c"], seed=3,
+                           scenario={"majority_count": 20, "minority_count": 2, "minority_class": "rarest"})
+    assert shrunk.counts()["train"] == [20, 20, 2]
+    assert shrunk.test_paths == split.test_paths
+    written = split.write(tmp_path / "split")
+    with open(written["test"]) as f:
+        assert len(list(csv.DictReader(f))) == len(split.test_paths)
+    with pytest.raises(ValueError, match="scenario"):
+        split_dataset(paths, labels, ["a", "b", "c"], scenario="huge")
+
+
+def test_leak_check_catches_test_files_in_training(tmp_path):
+    paths, labels, names = make_folder_dataset(tmp_path / "real", [6, 6])
+    split = split_dataset(paths, labels, names, seed=0)
+    check_no_test_leak(split, synthetic_paths=[paths[0]] if paths[0] not in split.test_paths else [])
+    with pytest.raises(ValueError, match="synthetic"):
+        check_no_test_leak(split, synthetic_paths=[split.test_paths[0]])
+    os.symlink(split.test_paths[0], tmp_path / "alias.png")
+    with pytest.raises(ValueError, match="synthetic-source"):
+        check_no_test_leak(split, synthetic_sources=[str(tmp_path / "alias.png")])
+
+
+def test_tiny_experiment_end_to_end_is_reproducible(tmp_path):
+    paths, labels, names = make_folder_dataset(tmp_path / "real", [24, 18, 12])
+    split = split_dataset(paths, labels, names, seed=0)
+    summary = synthesize_dataset(
+        tmp_path / "synthetic", synthesis_budget(split.counts()["train"], fraction=0.5),
+        generator=tiny_conditional_generator(), class_names=names, seed=0, verbose=0,
+    )
+    synthetic = ImageReader.from_csv(summary["manifest"], class_names=names, shuffle=False)
+    options = dict(
+        synthetic_paths=synthetic.paths, synthetic_labels=synthetic.labels, arms=("baseline", "synthetic"),
+        seeds=(0, 1), epochs=2, batch_size=8, num_bootstrap=50, verbose=0,
+        classifier_options={"small_cnn_filters": (4, 8)},
+    )
+    result = run_augmentation_experiment(split, **options)
+    assert result["arms"] == ["baseline", "synthetic"]
+    real, grown = len(split.train_paths), len(split.train_paths) + len(synthetic.paths)
+    assert [r["num_train"] for r in result["runs"]] == [real, real, grown, grown]
+    total_test = len(split.test_paths)
+    assert result["confusion_matrices"]["baseline"].sum() == 2 * total_test
+    delta = result["deltas"]["synthetic"]
+    assert len(delta["per_class_f1"]) == 3
+    low, high = delta["f1_weighted"]["ci_seeds"]
+    assert low <= delta["f1_weighted"]["mean"] <= high
+    differences = [s - b for s, b in zip(result["summary"]["synthetic"]["f1_weighted"]["values"],
+                                         result["summary"]["baseline"]["f1_weighted"]["values"])]
+    assert delta["f1_weighted"]["mean"] == pytest.approx(np.mean(differences))
+    assert "synthetic" in headline_table(result) and "class2" in per_class_delta_table(result)
+    assert any("Rare class" in sentence for sentence in verdict(result))
+    repeat = run_augmentation_experiment(split, **options)
+    assert repeat["summary"]["synthetic"]["f1_weighted"]["values"] == result["summary"]["synthetic"]["f1_weighted"]["values"]
+    with pytest.raises(ValueError, match="seeds"):
+        run_augmentation_experiment(split, seeds=(0,), arms=("baseline",))
