@@ -35,5 +35,5 @@ def _clear_keras_session():
     """Keeps layer-name counters and graph state from leaking between tests."""
     import keras
 
-    keras.utils.clear_session()
+    keras.utils.clear_session(free_memory=False)
     yield

@@ -35,18 +35,30 @@ def tiny_image_model(outputs, activation=None, size=8, channels=3):
     return keras.Model(image, x)
 
 
-def _call_in_fresh_process(path, signature, arguments, tmp_path):
-    np.savez(tmp_path / "arguments.npz", **arguments)
+def _call_in_fresh_process(path, calls, tmp_path):
+    """Runs ``[(signature, arguments), ...]`` on the export in one process that never imports ganaug."""
+    flat = {f"{i}|{name}": value for i, (_, arguments) in enumerate(calls) for name, value in arguments.items()}
+    np.savez(tmp_path / "arguments.npz", **flat)
+    signatures = [signature for signature, _ in calls]
     script = (
         "import sys, numpy as np, tensorflow as tf\n"
         f"m = tf.saved_model.load({str(path)!r})\n"
-        f"a = {{k: tf.constant(v) for k, v in np.load({str(tmp_path / 'arguments.npz')!r}).items()}}\n"
-        f"out = m.signatures[{signature!r}](**a)\n"
+        f"flat = np.load({str(tmp_path / 'arguments.npz')!r})\n"
+        "results = {}\n"
+        f"for i, signature in enumerate({signatures!r}):\n"
+        "    a = {k.split('|')[1]: tf.constant(flat[k]) for k in flat.files if k.split('|')[0] == str(i)}\n"
+        "    for k, v in m.signatures[signature](**a).items():\n"
+        "        results[f'{i}|{k}'] = v.numpy()\n"
         "assert 'ganaug' not in sys.modules\n"
-        f"np.savez({str(tmp_path / 'out.npz')!r}, **{{k: v.numpy() for k, v in out.items()}})\n"
+        f"np.savez({str(tmp_path / 'out.npz')!r}, **results)\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
-    return dict(np.load(tmp_path / "out.npz", allow_pickle=True))
+    loaded = np.load(tmp_path / "out.npz", allow_pickle=True)
+    outputs = [{} for _ in calls]
+    for key in loaded.files:
+        index, name = key.split("|")
+        outputs[int(index)][name] = loaded[key]
+    return outputs
 
 
 def test_generator_export_matches_keras_in_fresh_process(tmp_path):
@@ -55,19 +67,21 @@ def test_generator_export_matches_keras_in_fresh_process(tmp_path):
     differences = export.validate_export(path, generator, batch_sizes=(1, 5))
     assert differences["images"] <= 1
     latent = np.random.default_rng(1).uniform(-1, 1, (2, 4)).astype(np.float32)
-    out = _call_in_fresh_process(path, "generate_from_latent", {"latent": latent}, tmp_path)
+    seeded = {"num_images": np.int32(3), "seed": np.int64(7)}
+    out, sampled, again = _call_in_fresh_process(
+        path,
+        [("generate_from_latent", {"latent": latent}), ("generate", seeded), ("generate", seeded)],
+        tmp_path,
+    )
     expected = np.clip(np.rint((np.asarray(generator(latent)) + 1) * 127.5), 0, 255)
     assert out["images"].dtype == np.uint8 and out["images"].shape == (2, 8, 8, 3)
     assert np.abs(out["images"].astype(int) - expected).max() <= 1
-    sampled = _call_in_fresh_process(
-        path, "generate", {"num_images": np.int32(3), "seed": np.int64(7)}, tmp_path
-    )
     assert sampled["images"].shape == (3, 8, 8, 3)
     assert sampled["latent"].min() >= -1 and sampled["latent"].max() <= 1
-    again = _call_in_fresh_process(
-        path, "generate", {"num_images": np.int32(3), "seed": np.int64(7)}, tmp_path
-    )
     np.testing.assert_array_equal(sampled["images"], again["images"])
+    np.testing.assert_allclose(
+        np.asarray(generator(sampled["latent"])), (sampled["images"] / 127.5 - 1), atol=1 / 127.5
+    )
     card = export.read_model_card(path)
     assert card["latent_dim"] == 4 and card["latent_distribution"] == "uniform"
     assert card["tensorflow_version"] and card["ganaug_version"]
@@ -77,8 +91,8 @@ def test_conditional_generator_export(tmp_path):
     generator = tiny_generator(conditional=True)
     path = export.export_generator(generator, tmp_path / "cgen", class_names=["a", "b", "c"])
     export.validate_export(path, generator, batch_sizes=(1, 4))
-    out = _call_in_fresh_process(
-        path, "generate", {"num_images": np.int32(2), "seed": np.int64(0), "label": np.int32(2)}, tmp_path
+    (out,) = _call_in_fresh_process(
+        path, [("generate", {"num_images": np.int32(2), "seed": np.int64(0), "label": np.int32(2)})], tmp_path
     )
     np.testing.assert_array_equal(out["labels"], [2, 2])
     with pytest.raises(ValueError, match="class_names"):
@@ -90,7 +104,7 @@ def test_encoder_export_resizes_in_graph(tmp_path):
     path = export.export_encoder(encoder, tmp_path / "enc")
     export.validate_export(path, encoder, batch_sizes=(1, 2))
     big = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
-    out = _call_in_fresh_process(path, "encode", {"images": big}, tmp_path)
+    (out,) = _call_in_fresh_process(path, [("encode", {"images": big})], tmp_path)
     assert out["latent"].shape == (2, 5)
 
 
@@ -103,11 +117,12 @@ def test_classifier_export_carries_class_names_and_matches_png_pipeline(tmp_path
     cv2.imwrite(str(tmp_path / "cell.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     from_disk = cv2.cvtColor(cv2.imread(str(tmp_path / "cell.png")), cv2.COLOR_BGR2RGB)
     expected = np.asarray(classifier((from_disk[None].astype(np.float32) - 127.5) / 127.5))
-    out = _call_in_fresh_process(path, "classify", {"images": from_disk[None]}, tmp_path)
+    out, listed = _call_in_fresh_process(
+        path, [("classify", {"images": from_disk[None]}), ("class_names", {})], tmp_path
+    )
     np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
     assert out["class_index"][0] == expected.argmax()
     assert out["class_name"][0].decode() == names[expected.argmax()]
-    listed = _call_in_fresh_process(path, "class_names", {}, tmp_path)
     assert [n.decode() for n in listed["class_names"]] == names
 
 

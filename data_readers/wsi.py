@@ -1,0 +1,708 @@
+"""Whole-slide images (OpenSlide) + region annotations -> labelled patches on disk.
+
+Reproduces the data preparation of Fernández et al. 2021 ("Medical image editing in the latent space
+of GANs", section 2 and Table 1): 256x256 patches at levels 0 and 1 of CAMELYON16/17 slides, labelled
+positive inside annotated metastases and negative elsewhere, the classes balanced per level by random
+subsampling. On top of the paper: a tissue mask so that glass is never extracted (faint tissue kept,
+see `data_readers.tissue`), exclusion regions, several slides and worker processes in one call,
+resumable output and a Table-1-like summary.
+
+Output layout (read by `data_readers.image_reader.ImageReader.from_csv`, which uses ``path,label``
+and ignores the other columns)::
+
+    out_dir/tumor/<slide>_L<level>_x<x>_y<y>_s<size>.png
+    out_dir/normal/<slide>_L<level>_x<x>_y<y>_s<size>.png
+    out_dir/manifest.csv   path,label,slide,level,x,y,size,tumor_fraction,tissue_fraction
+
+``x, y`` are always level-0 pixel coordinates of the patch's top-left corner (what
+``openslide.OpenSlide.read_region`` takes at every level); ``size`` is the patch side in pixels of
+the patch's level; ``path`` is relative to the manifest.
+
+Dependencies: OpenSlide comes from the ``openslide-python`` and ``openslide-bin`` wheels, which are
+part of the base install (``install_requires``), so that ``pip install ganaug`` can extract patches
+without system packages. The ``wsi`` extra (``pip install ganaug[wsi]``) is kept as an alias that
+names the same two packages. Like everything in ``data_readers``, this module imports neither
+``ganaug`` nor TensorFlow.
+"""
+
+import concurrent.futures
+import csv
+import dataclasses
+import io
+import multiprocessing
+import os
+import time
+import warnings
+
+import cv2
+import numpy as np
+import openslide
+from tqdm.auto import tqdm
+
+from data_readers import annotations as annotations_lib
+from data_readers import tissue as tissue_lib
+
+TUMOR = "tumor"
+NORMAL = "normal"
+EXCLUDE = "exclude"
+CLASS_NAMES = (NORMAL, TUMOR)
+"""Class folder names, sorted (the reader's ``class_names`` for a folder data set)."""
+MANIFEST_COLUMNS = ("path", "label", "slide", "level", "x", "y", "size", "tumor_fraction", "tissue_fraction")
+MANIFEST_NAME = "manifest.csv"
+ANNOTATION_SUFFIXES = (".xml", ".geojson", ".json")
+_AMBIGUOUS_RULES = ("skip", TUMOR, NORMAL)
+_CHECKPOINT_SECONDS = 15.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Slides
+
+
+def open_slide(path):
+    """Returns an ``openslide.OpenSlide`` for any slide format OpenSlide reads.
+
+    Args:
+        path: the slide file (``.tif``, ``.svs``, ``.ndpi``, ``.mrxs``, ...).
+
+    Returns:
+        The open ``openslide.OpenSlide``; close it (or use it as a context manager) when done.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if OpenSlide cannot read it (the message names the path and OpenSlide's reason).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Slide not found: {path}")
+    try:
+        return openslide.OpenSlide(path)
+    except openslide.OpenSlideUnsupportedFormatError:
+        raise ValueError(
+            f"Unsupported slide format: {path} is not a format OpenSlide reads "
+            "(e.g. a plain or untiled image, or not an image)."
+        ) from None
+    except openslide.OpenSlideError as error:
+        raise ValueError(f"Unreadable slide {path}: OpenSlide failed with: {error}") from None
+
+
+def composite_on_white(rgba):
+    """Returns uint8 RGB ``(H, W, 3)``: an RGBA array (OpenSlide, not premultiplied) over white."""
+    rgba = np.asarray(rgba, dtype=np.uint16)
+    alpha = rgba[..., 3:4]
+    rgb = (rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
+    return rgb.astype(np.uint8)
+
+
+def read_patch(slide, *, location, level, size):
+    """Returns one patch as uint8 RGB, composited on white.
+
+    Args:
+        slide: an open ``openslide.OpenSlide``.
+        location: level-0 ``(x, y)`` of the top-left corner.
+        level: pyramid level to read from.
+        size: patch side, in pixels of ``level``.
+
+    Returns:
+        uint8 array ``(size, size, 3)``.
+    """
+    region = slide.read_region((int(location[0]), int(location[1])), int(level), (int(size), int(size)))
+    return composite_on_white(np.asarray(region))
+
+
+def read_thumbnail(slide, *, downsample=32.0, tile_size=512):
+    """Returns a low-resolution RGB view of the whole slide, read tile by tile (bounded memory).
+
+    The coarsest level whose downsample is <= ``downsample`` is read and resized (area averaging)
+    so that one output pixel covers ``downsample`` level-0 pixels.
+
+    Args:
+        slide: an open ``openslide.OpenSlide``.
+        downsample: level-0 pixels per thumbnail pixel.
+        tile_size: output tile side used to bound memory.
+
+    Returns:
+        uint8 array ``(ceil(height / downsample), ceil(width / downsample), 3)``.
+    """
+    if downsample < 1:
+        raise ValueError(f"downsample must be >= 1. Received: downsample={downsample}")
+    level = slide.get_best_level_for_downsample(downsample)
+    level_downsample = slide.level_downsamples[level]
+    level_width, level_height = slide.level_dimensions[level]
+    factor = downsample / level_downsample
+    width0, height0 = slide.dimensions
+    out_width, out_height = int(np.ceil(width0 / downsample)), int(np.ceil(height0 / downsample))
+    thumbnail = np.full((out_height, out_width, 3), 255, dtype=np.uint8)
+    for out_y in range(0, out_height, tile_size):
+        for out_x in range(0, out_width, tile_size):
+            tile_w, tile_h = min(tile_size, out_width - out_x), min(tile_size, out_height - out_y)
+            src_x, src_y = int(round(out_x * factor)), int(round(out_y * factor))
+            src_w = max(1, min(int(round((out_x + tile_w) * factor)), level_width) - src_x)
+            src_h = max(1, min(int(round((out_y + tile_h) * factor)), level_height) - src_y)
+            region = slide.read_region(
+                (int(round(src_x * level_downsample)), int(round(src_y * level_downsample))),
+                level, (src_w, src_h),
+            )
+            rgb = composite_on_white(np.asarray(region))
+            covered_w = min(tile_w, int(round(src_w / factor)) or 1)
+            covered_h = min(tile_h, int(round(src_h / factor)) or 1)
+            thumbnail[out_y:out_y + covered_h, out_x:out_x + covered_w] = cv2.resize(
+                rgb, (covered_w, covered_h), interpolation=cv2.INTER_AREA
+            ).reshape(covered_h, covered_w, 3)
+    return thumbnail
+
+
+def patch_grid(level_dimensions, *, level_downsample, patch_size, stride):
+    """Returns the level-0 ``(x, y)`` of every patch that fits inside a level, in raster order.
+
+    Args:
+        level_dimensions: ``(width, height)`` of the level.
+        level_downsample: the level's downsample relative to level 0.
+        patch_size: patch side in pixels of the level.
+        stride: step between patches in pixels of the level.
+
+    Returns:
+        int64 array ``(N, 2)`` of level-0 coordinates (row-major: y, then x).
+    """
+    width, height = level_dimensions
+    xs = np.arange(0, width - patch_size + 1, stride, dtype=np.int64)
+    ys = np.arange(0, height - patch_size + 1, stride, dtype=np.int64)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    level_xy = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
+    return np.round(level_xy * float(level_downsample)).astype(np.int64)
+
+
+def find_annotation_file(slide_path, directory):
+    """Returns the annotation file named like the slide in ``directory`` (.xml, .geojson, .json), or None."""
+    stem = os.path.splitext(os.path.basename(os.fspath(slide_path)))[0]
+    for suffix in ANNOTATION_SUFFIXES:
+        candidate = os.path.join(os.fspath(directory), stem + suffix)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def patch_file_name(*, slide_name, level, x, y, size):
+    """Returns the PNG name of a patch: ``<slide>_L<level>_x<x>_y<y>_s<size>.png``."""
+    return f"{slide_name}_L{int(level)}_x{int(x)}_y{int(y)}_s{int(size)}.png"
+
+
+# --------------------------------------------------------------------------------------------------
+# Planning: which patches exist, and their labels (reads only thumbnails and annotations)
+
+
+@dataclasses.dataclass
+class SlidePlan:
+    """The labelled candidate patches of one slide at one level (no pixels read yet).
+
+    Attributes:
+        slide: the slide path.
+        slide_name: the slide's file stem, used in patch names and the manifest.
+        level: the pyramid level.
+        size: patch side in pixels of ``level``.
+        xy: int64 ``(N, 2)`` level-0 coordinates of the candidates.
+        labels: ``(N,)`` array of ``"tumor"``/``"normal"``.
+        tumor_fraction: float64 ``(N,)``.
+        tissue_fraction: float64 ``(N,)``.
+        grid_size: number of grid positions before filtering.
+        excluded: grid positions on tissue dropped because they touch an exclusion region.
+        ambiguous: grid positions on tissue dropped as ambiguous.
+    """
+
+    slide: str
+    slide_name: str
+    level: int
+    size: int
+    xy: np.ndarray
+    labels: np.ndarray
+    tumor_fraction: np.ndarray
+    tissue_fraction: np.ndarray
+    grid_size: int = 0
+    excluded: int = 0
+    ambiguous: int = 0
+
+
+def _annotation_fractions(annotations, boxes, *, box_side, resolution):
+    """Fraction of each level-0 box inside ``annotations``, rasterised at ``resolution`` px per box side."""
+    fractions = np.zeros(len(boxes), dtype=np.float64)
+    if not annotations or not len(boxes):
+        return fractions
+    bounds = np.array([annotation.bounds for annotation in annotations])
+    x_min, y_min = bounds[:, 0].min(), bounds[:, 1].min()
+    x_max, y_max = bounds[:, 2].max(), bounds[:, 3].max()
+    touching = ((boxes[:, 0] < x_max) & (boxes[:, 0] + boxes[:, 2] > x_min)
+                & (boxes[:, 1] < y_max) & (boxes[:, 1] + boxes[:, 3] > y_min))
+    if not touching.any():
+        return fractions
+    downsample = box_side / resolution
+    origin_x = np.floor(x_min / downsample) * downsample
+    origin_y = np.floor(y_min / downsample) * downsample
+    shape = (int(np.ceil((y_max - origin_y) / downsample)) + 1, int(np.ceil((x_max - origin_x) / downsample)) + 1)
+    mask = annotations_lib.rasterize_annotations(
+        annotations, origin=(origin_x, origin_y), scale=1.0 / downsample, shape=shape
+    )
+    shifted = boxes[touching].astype(np.float64) - np.array([origin_x, origin_y, 0.0, 0.0])
+    fractions[touching] = tissue_lib.mask_fractions(mask, shifted, downsample=downsample)
+    return fractions
+
+
+def plan_slide(slide_path, *, annotation_path=None, levels=(0,), patch_size=256, stride=None,
+               min_tissue_fraction=0.5, positive_threshold=0.5, negative_threshold=0.0,
+               ambiguous="skip", group_labels=None, mask_downsample=32.0,
+               min_saturation=10, max_saturation=20, fraction_resolution=16):
+    """Returns the labelled candidate patches of one slide, one `SlidePlan` per level.
+
+    Validates everything (slide readable, levels in range, annotations well formed and inside the
+    slide) and reads only a thumbnail, so it can run before anything is written.
+
+    Args:
+        slide_path: the slide.
+        annotation_path: its ASAP XML / GeoJSON file, or None for a slide without tumour.
+        levels: pyramid levels to tile (Fernández 2021: 0 and 1).
+        patch_size: patch side in pixels of each level (Fernández 2021: 256).
+        stride: step in pixels of each level; ``patch_size`` (no overlap) when None.
+        min_tissue_fraction: a patch is kept only if at least this fraction of it is tissue.
+        positive_threshold: ``tumor_fraction >= positive_threshold`` labels a patch ``"tumor"``.
+        negative_threshold: ``tumor_fraction <= negative_threshold`` labels it ``"normal"``.
+        ambiguous: what to do in between: ``"skip"`` (default), ``"tumor"`` or ``"normal"``.
+        group_labels: annotation group -> label mapping (see `data_readers.annotations`).
+        mask_downsample: level-0 pixels per tissue-mask pixel.
+        min_saturation: floor of the tissue saturation threshold (see `data_readers.tissue`).
+        max_saturation: ceiling of the tissue saturation threshold, keeps faint tissue.
+        fraction_resolution: annotation raster pixels per patch side when measuring tumour fractions.
+
+    Returns:
+        A list of `SlidePlan`, in the order of ``levels``.
+
+    Raises:
+        FileNotFoundError: if the slide or annotation file is missing.
+        ValueError: on an unreadable slide, a level out of range, a malformed annotation file or an
+            annotation outside the slide.
+    """
+    slide_path = os.fspath(slide_path)
+    slide_name = os.path.splitext(os.path.basename(slide_path))[0]
+    slide_annotations = []
+    if annotation_path is not None:
+        slide_annotations = annotations_lib.read_annotations(annotation_path, group_labels=group_labels)
+    with open_slide(slide_path) as slide:
+        for level in levels:
+            if level >= slide.level_count:
+                raise ValueError(
+                    f"level {level} is out of range for slide {slide_path}, which has levels "
+                    f"0-{slide.level_count - 1}. Received: levels={list(levels)}"
+                )
+        annotations_lib.check_annotations_within(
+            slide_annotations, slide.dimensions, source=os.fspath(annotation_path or "")
+        )
+        mask = tissue_lib.tissue_mask(
+            read_thumbnail(slide, downsample=mask_downsample),
+            min_threshold=min_saturation, max_threshold=max_saturation,
+        )
+        level_dimensions = slide.level_dimensions
+        level_downsamples = slide.level_downsamples
+    tumor_annotations = [a for a in slide_annotations if a.label == TUMOR]
+    exclude_annotations = [a for a in slide_annotations if a.label == EXCLUDE]
+    plans = []
+    for level in levels:
+        downsample = float(level_downsamples[level])
+        xy = patch_grid(level_dimensions[level], level_downsample=downsample, patch_size=patch_size,
+                        stride=stride or patch_size)
+        box_side = patch_size * downsample
+        boxes = np.concatenate([xy, np.full_like(xy, int(round(box_side)))], axis=1).astype(np.float64)
+        tissue_fraction = tissue_lib.mask_fractions(mask, boxes, downsample=mask_downsample)
+        on_tissue = tissue_fraction >= min_tissue_fraction
+        xy, boxes, tissue_fraction = xy[on_tissue], boxes[on_tissue], tissue_fraction[on_tissue]
+        excluded = _annotation_fractions(exclude_annotations, boxes, box_side=box_side,
+                                         resolution=fraction_resolution) > 0
+        tumor_fraction = _annotation_fractions(tumor_annotations, boxes, box_side=box_side,
+                                               resolution=fraction_resolution)
+        labels = np.full(len(xy), "", dtype=object)
+        labels[tumor_fraction >= positive_threshold] = TUMOR
+        labels[tumor_fraction <= negative_threshold] = NORMAL
+        is_ambiguous = labels == ""
+        if ambiguous != "skip":
+            labels[is_ambiguous] = ambiguous
+        keep = (labels != "") & ~excluded
+        plans.append(SlidePlan(
+            slide=slide_path, slide_name=slide_name, level=int(level), size=int(patch_size),
+            xy=xy[keep], labels=labels[keep].astype(str), tumor_fraction=tumor_fraction[keep],
+            tissue_fraction=tissue_fraction[keep], grid_size=int(on_tissue.size),
+            excluded=int(excluded.sum()), ambiguous=int((is_ambiguous & ~excluded).sum()),
+        ))
+    return plans
+
+
+def subsample_indices(labels, *, balance=True, max_per_class=None, seed=0):
+    """Returns sorted indices of the patches kept by class balancing (Fernández 2021, Table 1).
+
+    With ``balance``, every class is randomly subsampled without replacement to the size of the
+    smallest class present among ``"normal"``, ``"tumor"`` and any other label (a class with no
+    patches makes that size 0); then every class is capped at ``max_per_class``.
+
+    Args:
+        labels: sequence of class names.
+        balance: equalise the class counts.
+        max_per_class: upper bound per class, or None.
+        seed: seed of the subsampling (same seed, same indices).
+
+    Returns:
+        int64 array of the kept indices, ascending.
+    """
+    labels = np.asarray(labels, dtype=str)
+    classes = list(CLASS_NAMES) + sorted(set(labels.tolist()) - set(CLASS_NAMES))
+    groups = [np.flatnonzero(labels == name) for name in classes]
+    rng = np.random.default_rng(seed)
+    common = min(len(group) for group in groups) if balance else None
+    kept = []
+    for group in groups:
+        count = len(group) if common is None else common
+        if max_per_class is not None:
+            count = min(count, max_per_class)
+        kept.append(group if count == len(group) else rng.choice(group, size=count, replace=False))
+    return np.sort(np.concatenate(kept)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing: worker processes, atomic files, resumable manifest
+
+
+_WORKER_SLIDES = {}
+
+
+def _init_worker(slide_paths):
+    """Worker initialiser: one OpenSlide handle per slide per process (handles are not picklable)."""
+    cv2.setNumThreads(1)
+    _WORKER_SLIDES.clear()
+    for path in slide_paths:
+        _WORKER_SLIDES[path] = openslide.OpenSlide(path)
+
+
+def _write_png_atomic(path, rgb):
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"Could not encode patch {path}")
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(encoded.tobytes())
+    os.replace(temporary, path)
+
+
+def _write_patches(tasks):
+    """Reads and writes a chunk of ``(slide, level, x, y, size, path)`` tasks; returns how many."""
+    for slide_path, level, x, y, size, path in tasks:
+        slide = _WORKER_SLIDES.get(slide_path)
+        if slide is None:
+            slide = _WORKER_SLIDES[slide_path] = openslide.OpenSlide(slide_path)
+        _write_png_atomic(path, read_patch(slide, location=(x, y), level=level, size=size))
+    return len(tasks)
+
+
+def read_manifest(path):
+    """Returns the rows of a patch manifest as a list of dicts of strings (empty if it is absent).
+
+    Raises:
+        ValueError: if the file exists but lacks the manifest columns.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(
+                f"Existing manifest {path} is not a patch manifest: it lacks columns {sorted(missing)}. "
+                "Use another out_dir or remove the file."
+            )
+        return [{column: row[column] for column in MANIFEST_COLUMNS} for row in reader]
+
+
+def write_manifest(path, rows):
+    """Writes manifest rows atomically (temporary file, then rename), sorted by path."""
+    path = os.fspath(path)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda row: row["path"]):
+        writer.writerow(row)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+    os.replace(temporary, path)
+
+
+@dataclasses.dataclass
+class ExtractionSummary:
+    """What `extract_patches` found and kept, per slide and level (Fernández 2021, Table 1).
+
+    Attributes:
+        rows: list of dicts with ``slide, level, tumor_found, normal_found, tumor_kept,
+            normal_kept, excluded, ambiguous``, one per slide and level, then one ``slide="all"``
+            row per level.
+        manifest_path: the manifest written.
+        written: patches written by this call.
+        skipped_existing: selected patches already on disk and in the manifest (resume).
+    """
+
+    rows: list
+    manifest_path: str
+    written: int
+    skipped_existing: int
+
+    def table(self):
+        """Returns the summary as a fixed-width text table."""
+        header = ("slide", "level", "tumor found", "normal found", "tumor kept", "normal kept",
+                  "excluded", "ambiguous")
+        keys = ("slide", "level", "tumor_found", "normal_found", "tumor_kept", "normal_kept",
+                "excluded", "ambiguous")
+        cells = [header] + [tuple(str(row[key]) for key in keys) for row in self.rows]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                           for i, (cell, width) in enumerate(zip(line, widths))) for line in cells]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join(lines)
+
+    def __str__(self):
+        return (f"{self.table()}\n{self.written} patches written, {self.skipped_existing} already "
+                f"present, manifest: {self.manifest_path}")
+
+
+def _check_options(*, levels, patch_size, stride, min_tissue_fraction, positive_threshold,
+                   negative_threshold, ambiguous, max_per_class, num_workers, mask_downsample, verbose):
+    if not levels or any(not isinstance(level, (int, np.integer)) or level < 0 for level in levels):
+        raise ValueError(f"levels must be non-negative integers. Received: levels={levels!r}")
+    if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive integer. Received: patch_size={patch_size!r}")
+    if stride is not None and (not isinstance(stride, (int, np.integer)) or stride < 1):
+        raise ValueError(f"stride must be a positive integer or None. Received: stride={stride!r}")
+    if not 0.0 <= min_tissue_fraction <= 1.0:
+        raise ValueError(f"min_tissue_fraction must be in [0, 1]. Received: min_tissue_fraction={min_tissue_fraction}")
+    if not 0.0 < positive_threshold <= 1.0:
+        raise ValueError(f"positive_threshold must be in (0, 1]. Received: positive_threshold={positive_threshold}")
+    if not 0.0 <= negative_threshold < positive_threshold:
+        raise ValueError(
+            f"negative_threshold must be in [0, positive_threshold). Received: negative_threshold={negative_threshold}"
+        )
+    if ambiguous not in _AMBIGUOUS_RULES:
+        raise ValueError(f"ambiguous must be one of {_AMBIGUOUS_RULES}. Received: ambiguous={ambiguous!r}")
+    if max_per_class is not None and (not isinstance(max_per_class, (int, np.integer)) or max_per_class < 1):
+        raise ValueError(f"max_per_class must be a positive integer or None. Received: max_per_class={max_per_class!r}")
+    if not isinstance(num_workers, (int, np.integer)) or num_workers < 1:
+        raise ValueError(f"num_workers must be a positive integer. Received: num_workers={num_workers!r}")
+    if not mask_downsample >= 1:
+        raise ValueError(f"mask_downsample must be >= 1. Received: mask_downsample={mask_downsample}")
+    if verbose not in (0, 1):
+        raise ValueError(f"verbose must be 0 or 1. Received: verbose={verbose!r}")
+
+
+def _aligned_annotations(slides, annotations):
+    if annotations is None:
+        return [None] * len(slides)
+    if isinstance(annotations, (str, os.PathLike)):
+        annotations = [annotations]
+    annotations = [None if a is None else os.fspath(a) for a in annotations]
+    if len(annotations) != len(slides):
+        raise ValueError(
+            f"annotations must give one entry (a file or None) per slide: {len(slides)} slide(s). "
+            f"Received: annotations={annotations!r}"
+        )
+    return annotations
+
+
+def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_size=256, stride=None,
+                    min_tissue_fraction=0.5, positive_threshold=0.5, negative_threshold=0.0,
+                    ambiguous="skip", group_labels=None, balance=True, max_per_class=None, seed=0,
+                    num_workers=1, mask_downsample=32.0, min_saturation=10, max_saturation=20,
+                    verbose=1):
+    """Extracts labelled, class-balanced patches from whole-slide images (Fernández et al. 2021).
+
+    Every slide is tiled at each level into ``patch_size`` patches (level-0 coordinates); patches
+    with too little tissue or touching an exclusion region are dropped; the rest are labelled by the
+    fraction inside tumour annotations; per level, pooled over the slides, the classes are balanced
+    by seeded random subsampling (Table 1 of the paper); the kept patches are written as PNG files
+    in ``out_dir/tumor`` and ``out_dir/normal`` plus ``out_dir/manifest.csv``.
+
+    Everything is validated before anything is written. Patch files are written under temporary
+    names and renamed; the manifest is replaced atomically (and checkpointed during long runs). A
+    second call with the same arguments skips patches listed in the manifest and present on disk,
+    so an interrupted run resumes; rows of other patches already in the manifest are kept.
+
+    Args:
+        slides: a slide path or a list of them (any format OpenSlide reads); file stems must differ.
+        out_dir: output directory (created).
+        annotations: None, or one annotation file (ASAP XML / GeoJSON) or None per slide; a slide
+            without annotations has no tumour (all its patches are normal).
+        levels: pyramid levels to tile.
+        patch_size: patch side in pixels of the level.
+        stride: step between patches in pixels of the level; ``patch_size`` when None.
+        min_tissue_fraction: minimum tissue fraction of a kept patch.
+        positive_threshold: ``tumor_fraction >= positive_threshold`` -> ``"tumor"``.
+        negative_threshold: ``tumor_fraction <= negative_threshold`` -> ``"normal"``.
+        ambiguous: patches in between: ``"skip"`` (default), or labelled ``"tumor"``/``"normal"``.
+        group_labels: annotation group -> label mapping; `annotations.DEFAULT_GROUP_LABELS` if None.
+        balance: subsample each class to the smallest class count per level (warns when a class is
+            empty, since nothing is then kept at that level).
+        max_per_class: cap on the patches per class and level (after balancing), or None.
+        seed: seed of the subsampling.
+        num_workers: worker processes reading and writing patches (1: in this process).
+        mask_downsample: level-0 pixels per tissue-mask pixel.
+        min_saturation: floor of the tissue saturation threshold (0-255).
+        max_saturation: ceiling of the tissue saturation threshold (0-255), keeps faint tissue.
+        verbose: 1 shows progress bars and prints the summary; 0 is silent.
+
+    Returns:
+        An `ExtractionSummary`.
+
+    Raises:
+        FileNotFoundError: if a slide or annotation file is missing.
+        ValueError: on a bad argument, unreadable slide, level out of range, malformed annotation
+            file, annotation outside its slide, or an ``out_dir/manifest.csv`` that is not a manifest.
+    """
+    if isinstance(slides, (str, os.PathLike)):
+        slides = [slides]
+    slides = [os.fspath(slide) for slide in slides]
+    if not slides:
+        raise ValueError(f"slides must name at least one slide. Received: slides={slides!r}")
+    levels = tuple(levels) if not isinstance(levels, (int, np.integer)) else (levels,)
+    _check_options(levels=levels, patch_size=patch_size, stride=stride,
+                   min_tissue_fraction=min_tissue_fraction, positive_threshold=positive_threshold,
+                   negative_threshold=negative_threshold, ambiguous=ambiguous,
+                   max_per_class=max_per_class, num_workers=num_workers,
+                   mask_downsample=mask_downsample, verbose=verbose)
+    names = [os.path.splitext(os.path.basename(slide))[0] for slide in slides]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"slides must have distinct file names; repeated: {duplicates}. Received: slides={slides!r}")
+    annotation_files = _aligned_annotations(slides, annotations)
+    out_dir = os.fspath(out_dir)
+    manifest_path = os.path.join(out_dir, MANIFEST_NAME)
+    existing_rows = read_manifest(manifest_path)
+
+    plans = []
+    for slide, annotation_file in tqdm(list(zip(slides, annotation_files)), desc="Planning slides",
+                                       unit="slide", disable=not verbose):
+        plans.extend(plan_slide(
+            slide, annotation_path=annotation_file, levels=levels, patch_size=patch_size, stride=stride,
+            min_tissue_fraction=min_tissue_fraction, positive_threshold=positive_threshold,
+            negative_threshold=negative_threshold, ambiguous=ambiguous, group_labels=group_labels,
+            mask_downsample=mask_downsample, min_saturation=min_saturation, max_saturation=max_saturation,
+        ))
+
+    selected = _select(plans, levels=levels, balance=balance, max_per_class=max_per_class, seed=seed)
+    rows_by_path = {row["path"]: row for row in existing_rows
+                    if os.path.isfile(os.path.join(out_dir, row["path"]))}
+    tasks, new_rows, skipped = [], [], 0
+    for plan, index in selected:
+        x, y = (int(value) for value in plan.xy[index])
+        label = str(plan.labels[index])
+        relative = f"{label}/" + patch_file_name(slide_name=plan.slide_name, level=plan.level, x=x, y=y,
+                                                 size=plan.size)
+        if relative in rows_by_path:
+            skipped += 1
+            continue
+        tasks.append((plan.slide, plan.level, x, y, plan.size, os.path.join(out_dir, relative)))
+        new_rows.append({
+            "path": relative, "label": label, "slide": plan.slide_name, "level": str(plan.level),
+            "x": str(x), "y": str(y), "size": str(plan.size),
+            "tumor_fraction": f"{plan.tumor_fraction[index]:.4f}",
+            "tissue_fraction": f"{plan.tissue_fraction[index]:.4f}",
+        })
+
+    os.makedirs(out_dir, exist_ok=True)
+    for name in CLASS_NAMES:
+        os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+    try:
+        written = _run_tasks(tasks, new_rows, rows_by_path, manifest_path=manifest_path,
+                             slides=slides, num_workers=num_workers, verbose=verbose)
+    finally:  # an interrupted run leaves a manifest of what landed, so the next call resumes
+        write_manifest(manifest_path, list(rows_by_path.values()))
+    summary = ExtractionSummary(rows=_summary_rows(plans, selected, levels), manifest_path=manifest_path,
+                                written=written, skipped_existing=skipped)
+    if verbose:
+        print(summary)
+    return summary
+
+
+def _select(plans, *, levels, balance, max_per_class, seed):
+    """Returns ``(plan, index)`` pairs kept after per-level balancing (pooled over slides)."""
+    selected = []
+    for level_position, level in enumerate(levels):
+        level_plans = [plan for plan in plans if plan.level == level]
+        owners = [(plan, index) for plan in level_plans for index in range(len(plan.xy))]
+        labels = np.array([plan.labels[index] for plan, index in owners], dtype=str)
+        if balance and len(labels):
+            for name in CLASS_NAMES:
+                if not np.any(labels == name):
+                    warnings.warn(
+                        f"No {name} patches found at level {level}; balancing keeps none of this level. "
+                        "Pass balance=False to keep the patches of the other class.",
+                        stacklevel=3,
+                    )
+        kept = subsample_indices(labels, balance=balance, max_per_class=max_per_class,
+                                 seed=seed + level_position)
+        selected.extend(owners[i] for i in kept)
+    return selected
+
+
+def _run_tasks(tasks, new_rows, rows_by_path, *, manifest_path, slides, num_workers, verbose):
+    """Writes the patches, adding their rows to ``rows_by_path`` as they land; returns the count."""
+    chunk_size = max(1, min(64, len(tasks) // (4 * num_workers) or 1))
+    chunks = [(tasks[i:i + chunk_size], new_rows[i:i + chunk_size]) for i in range(0, len(tasks), chunk_size)]
+    written = 0
+    last_checkpoint = time.monotonic()
+    with tqdm(total=len(tasks), desc="Writing patches", unit="patch", disable=not verbose) as progress:
+        if num_workers == 1:
+            _init_worker(slides)
+            try:
+                for chunk_tasks, chunk_rows in chunks:
+                    written += _write_patches(chunk_tasks)
+                    rows_by_path.update((row["path"], row) for row in chunk_rows)
+                    progress.update(len(chunk_tasks))
+                    if time.monotonic() - last_checkpoint > _CHECKPOINT_SECONDS:
+                        write_manifest(manifest_path, list(rows_by_path.values()))
+                        last_checkpoint = time.monotonic()
+            finally:
+                for handle in _WORKER_SLIDES.values():
+                    handle.close()
+                _WORKER_SLIDES.clear()
+            return written
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=num_workers, mp_context=context,
+                                                    initializer=_init_worker, initargs=(slides,)) as pool:
+            futures = {pool.submit(_write_patches, chunk_tasks): chunk_rows for chunk_tasks, chunk_rows in chunks}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    count = future.result()
+                    written += count
+                    rows_by_path.update((row["path"], row) for row in futures[future])
+                    progress.update(count)
+                    if time.monotonic() - last_checkpoint > _CHECKPOINT_SECONDS:
+                        write_manifest(manifest_path, list(rows_by_path.values()))
+                        last_checkpoint = time.monotonic()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    return written
+
+
+def _summary_rows(plans, selected, levels):
+    kept = {}
+    for plan, index in selected:
+        key = (plan.slide_name, plan.level, str(plan.labels[index]))
+        kept[key] = kept.get(key, 0) + 1
+    rows = []
+    for plan in plans:
+        rows.append({
+            "slide": plan.slide_name, "level": plan.level,
+            "tumor_found": int(np.sum(plan.labels == TUMOR)), "normal_found": int(np.sum(plan.labels == NORMAL)),
+            "tumor_kept": kept.get((plan.slide_name, plan.level, TUMOR), 0),
+            "normal_kept": kept.get((plan.slide_name, plan.level, NORMAL), 0),
+            "excluded": plan.excluded, "ambiguous": plan.ambiguous,
+        })
+    for level in levels:
+        level_rows = [row for row in rows if row["level"] == level]
+        total = {"slide": "all", "level": level}
+        for key in ("tumor_found", "normal_found", "tumor_kept", "normal_kept", "excluded", "ambiguous"):
+            total[key] = sum(row[key] for row in level_rows)
+        rows.append(total)
+    return rows
