@@ -1,0 +1,201 @@
+"""`ganaug edit interpolate|arithmetic|class-invert|direction`: latent edits of image files on a run.
+
+Every sub-command inverts its images first (the flags of ``ganaug invert``), then calls one
+``ganaug.latent`` tool and writes its figure and codes to OUT.
+"""
+
+import os
+
+from ganaug.cli.invert import add_inversion_arguments, image_paths, invert_files, label_indices, load_run
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "edit",
+        help="Edit images in the latent space: interpolate, arithmetic, class-invert, direction.",
+        description="Latent-space edits of image files on a run's generator (Fernández et al. 2021; "
+        "Saboo et al.). Images are first inverted by reverse search (see `ganaug invert`).",
+    )
+    operations = parser.add_subparsers(dest="operation", metavar="<operation>", required=True)
+
+    interpolate = operations.add_parser("interpolate", help="path between two images (PNG strip + GIF)")
+    interpolate.add_argument("--images", nargs=2, required=True, metavar=("START", "END"))
+    interpolate.add_argument("--num-steps", type=int, default=8, help="images on the path (default 8)")
+    interpolate.add_argument("--method", choices=("linear", "slerp"), default="linear")
+    add_inversion_arguments(interpolate)
+    interpolate.set_defaults(func=run_interpolate)
+
+    arithmetic = operations.add_parser(
+        "arithmetic",
+        help="sum of averaged groups: mean(plus_1) + ... - mean(minus_1) - ...",
+    )
+    arithmetic.add_argument("--plus", nargs="+", action="append", required=True, metavar="IMAGE",
+                            help="a group of images whose averaged code is added (repeatable)")
+    arithmetic.add_argument("--minus", nargs="+", action="append", default=[], metavar="IMAGE",
+                            help="a group of images whose averaged code is subtracted (repeatable)")
+    add_inversion_arguments(arithmetic)
+    arithmetic.set_defaults(func=run_arithmetic)
+
+    class_invert = operations.add_parser("class-invert", help="same z, another label (conditional runs)")
+    class_invert.add_argument("--images", nargs="+", required=True)
+    class_invert.add_argument("--target-label", default=None,
+                              help="class name or index to render with (default: the next class)")
+    add_inversion_arguments(class_invert)
+    class_invert.set_defaults(func=run_class_invert)
+
+    direction = operations.add_parser("direction", help="LDA direction between two groups, then edit images along it")
+    direction.add_argument("--negative", nargs="+", required=True, help="images (or folders) of group a")
+    direction.add_argument("--positive", nargs="+", required=True, help="images (or folders) of group b")
+    direction.add_argument("--images", nargs="+", required=True, help="images to edit")
+    direction.add_argument("--method", choices=("lda", "fisher", "logistic", "mean_difference"), default="lda")
+    direction.add_argument("--strengths", nargs="+", type=float, default=[-2.0, -1.0, 0.0, 1.0, 2.0])
+    add_inversion_arguments(direction)
+    direction.set_defaults(func=run_direction)
+
+
+def _prepare(args, paths, *, labels=None):
+    from ganaug.latent import is_conditional
+
+    config, generator, encoder = load_run(args.run, with_encoder=args.encoder)
+    labels = label_indices(labels if labels is not None else args.labels, paths, config,
+                           conditional=is_conditional(generator))
+    images, result = invert_files(args, generator, config, encoder, paths, labels)
+    os.makedirs(args.out, exist_ok=True)
+    return config, generator, images, result, labels
+
+
+def run_interpolate(args):
+    import numpy as np
+
+    from ganaug.figures import save_figure, save_png
+    from ganaug.latent import generate_images, interpolate_codes, soft_label_generator
+    from ganaug.latent.figures import interpolation_figure, interpolation_strip, save_interpolation_gif
+
+    paths = image_paths(args.images)
+    if len(paths) != 2:
+        raise ValueError(f"`--images` must name exactly two image files. Received: images={args.images}")
+    config, generator, images, result, labels = _prepare(args, paths)
+    path = interpolate_codes(result.codes[0], result.codes[1], num_steps=args.num_steps, method=args.method)
+    if labels is None or labels[0] == labels[1]:
+        path_labels = None if labels is None else np.full(len(path), labels[0], np.int32)
+        frames = generate_images(generator, path, path_labels)
+    else:
+        # Interpolate the code and the class together through the soft one-hot label view.
+        view = soft_label_generator(generator)
+        eye = np.eye(int(view.inputs[1].shape[-1]), dtype=np.float32)
+        weights = np.linspace(0.0, 1.0, len(path), dtype=np.float32)[:, None]
+        soft_labels = (1.0 - weights) * eye[labels[0]] + weights * eye[labels[1]]
+        frames = np.asarray(view([path, soft_labels], training=False))
+    np.save(os.path.join(args.out, "codes.npy"), path)
+    save_png(os.path.join(args.out, "interpolation_strip.png"), interpolation_strip(frames))
+    figure = interpolation_figure(
+        np.stack([np.concatenate([images[:1], frames[1:-1], images[1:]]), frames]),
+        row_labels=["targets", args.method], title=f"{os.path.basename(paths[0])} -> {os.path.basename(paths[1])}",
+    )
+    save_figure(figure, os.path.join(args.out, "interpolation.png"))
+    save_interpolation_gif(os.path.join(args.out, "interpolation.gif"), frames)
+    if not args.quiet:
+        print(f"Wrote a {args.num_steps}-step {args.method} path to {args.out}")
+    return 0
+
+
+def run_arithmetic(args):
+    import numpy as np
+
+    from ganaug.figures import labelled_grid_figure, save_figure
+    from ganaug.latent import LatentCode, codes_from_array, generate_images, mean_code
+    from ganaug.runs import write_json_atomic
+
+    groups = [("+", image_paths(group)) for group in args.plus] + [("-", image_paths(group)) for group in args.minus]
+    paths = [path for _, group in groups for path in group]
+    config, generator, images, result, labels = _prepare(args, paths)
+    names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    leaves = codes_from_array(result.codes, names=names, labels=labels)
+    total, start, terms = None, 0, []
+    for sign, group in groups:
+        term = mean_code(leaves[start : start + len(group)])
+        start += len(group)
+        terms.append(term)
+        if total is None:
+            total = term if sign == "+" else -term
+        else:
+            total = total + term if sign == "+" else total - term
+    term_labels = None if labels is None else np.full(len(terms), labels[0], np.int32)
+    result_label = None if labels is None else labels[:1]
+    pictures = np.concatenate([
+        generate_images(generator, np.concatenate([t.as_batch() for t in terms]), term_labels),
+        generate_images(generator, total.as_batch(), result_label),
+    ])
+    column_labels = [f"{sign} {term.provenance}" for (sign, _), term in zip(groups, terms)] + ["result"]
+    figure = labelled_grid_figure([pictures], column_labels=column_labels, title=total.provenance)
+    save_figure(figure, os.path.join(args.out, "arithmetic.png"))
+    np.save(os.path.join(args.out, "codes.npy"), np.concatenate([result.codes, total.as_batch()]))
+    write_json_atomic(os.path.join(args.out, "arithmetic.json"), {**total.to_dict(), "paths": paths})
+    if not args.quiet:
+        print(f"{total.provenance} -> {args.out}")
+    return 0
+
+
+def run_class_invert(args):
+    import numpy as np
+
+    from ganaug.figures import save_figure
+    from ganaug.latent import invert_class, is_conditional, swapped_labels
+    from ganaug.latent.figures import class_inversion_figure
+
+    paths = image_paths(args.images)
+    config, generator, images, result, labels = _prepare(args, paths)
+    if not is_conditional(generator):
+        raise ValueError("class-invert needs a conditional run (cdcgan or acgan). Received: run=" + args.run)
+    num_classes = int(config.get("num_classes") or len(config.get("class_names") or []))
+    if args.target_label is None:
+        targets = swapped_labels(labels, num_classes=num_classes)
+    else:
+        targets = label_indices([args.target_label], paths, config, conditional=True, name="target_label")
+    inversion = invert_class(generator, codes=result.codes, labels=labels, target_labels=targets)
+    figure = class_inversion_figure(
+        inversion.reconstructions, inversion.inverted, class_names=config.get("class_names"),
+        labels=labels, target_labels=targets, title="class inversion (same z)",
+    )
+    save_figure(figure, os.path.join(args.out, "class_inversion.png"))
+    np.save(os.path.join(args.out, "codes.npy"), inversion.codes)
+    np.save(os.path.join(args.out, "target_labels.npy"), targets)
+    if not args.quiet:
+        print(f"Class-inverted {len(paths)} images -> {args.out}")
+    return 0
+
+
+def run_direction(args):
+    import numpy as np
+
+    from ganaug.figures import save_figure
+    from ganaug.latent import class_direction, edit, generate_images
+    from ganaug.latent.figures import edit_figure
+    from ganaug.runs import write_json_atomic
+
+    negative, positive, targets = image_paths(args.negative), image_paths(args.positive), image_paths(args.images)
+    paths = negative + positive + targets
+    config, generator, images, result, labels = _prepare(args, paths)
+    codes = result.codes
+    direction = class_direction(
+        codes[: len(negative)], codes[len(negative) : len(negative) + len(positive)], method=args.method,
+        provenance=f"{len(negative)} negative vs {len(positive)} positive images",
+    )
+    target_codes = codes[len(negative) + len(positive) :]
+    moved = edit(target_codes, direction, args.strengths)
+    moved_labels = None if labels is None else np.repeat(labels[len(negative) + len(positive) :], len(args.strengths))
+    edited = generate_images(generator, moved, moved_labels)
+    figure = edit_figure(
+        edited, args.strengths, row_labels=[os.path.basename(p) for p in targets],
+        title=f"{args.method} direction, separation {direction.separation:.2f}",
+    )
+    save_figure(figure, os.path.join(args.out, "edits.png"))
+    np.save(os.path.join(args.out, "direction.npy"), direction.vector)
+    np.save(os.path.join(args.out, "codes.npy"), moved)
+    write_json_atomic(os.path.join(args.out, "direction.json"), {
+        "method": direction.method, "separation": direction.separation, "provenance": direction.provenance,
+        "strengths": list(args.strengths), "negative": negative, "positive": positive, "images": targets,
+    })
+    if not args.quiet:
+        print(f"{args.method} direction: separation {direction.separation:.2f} mean std -> {args.out}")
+    return 0

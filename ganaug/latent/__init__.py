@@ -1,0 +1,78 @@
+"""Latent-space tools: map images to codes, edit the codes, render the result.
+
+* ``invert_images``: reverse search by gradient descent on z (Fernández et al. 2021).
+* ``train_encoder`` / ``encode`` / ``reconstruct``: the image-to-latent network (Klang & Carlberg)
+  and its cyclic variant (Saboo et al.).
+* ``reconstruction_quality``: MSE, PSNR, SSIM of reconstructions.
+* ``LatentCode`` / ``mean_code``: arithmetic with provenance (Fernández et al.).
+* ``interpolate_codes`` / ``interpolate_images`` / ``interpolate_labels``: linear and spherical paths.
+* ``invert_class``: same z, another label (Fernández et al.).
+* ``perturb``: z + N(0, sigma^2 I) (Klang & Carlberg eq. 42).
+* ``class_direction`` / ``direction_from_pair`` / ``edit`` / ``separation_score``: directions
+  (Saboo et al.).
+"""
+
+from ganaug.latent.arithmetic import LatentCode, codes_from_array, mean_code, stack_codes
+from ganaug.latent.class_inversion import ClassInversion, invert_class, swapped_labels
+from ganaug.latent.directions import (
+    LatentDirection,
+    class_direction,
+    direction_from_image_pair,
+    direction_from_pair,
+    edit,
+    projections,
+    separation_score,
+)
+from ganaug.latent.encoder_training import EncoderTrainingResult, encode, reconstruct, train_encoder
+from ganaug.latent.interpolation import (
+    ImageInterpolation,
+    interpolate_codes,
+    interpolate_images,
+    interpolate_labels,
+    slerp,
+    soft_label_generator,
+)
+from ganaug.latent.inversion import (
+    InversionResult,
+    generate_images,
+    generator_latent_dim,
+    invert_images,
+    is_conditional,
+)
+from ganaug.latent.perturbation import THESIS_SIGMA, perturb
+from ganaug.latent.quality import reconstruction_quality
+
+__all__ = [
+    "ClassInversion",
+    "EncoderTrainingResult",
+    "ImageInterpolation",
+    "InversionResult",
+    "LatentCode",
+    "LatentDirection",
+    "THESIS_SIGMA",
+    "class_direction",
+    "codes_from_array",
+    "direction_from_image_pair",
+    "direction_from_pair",
+    "edit",
+    "encode",
+    "generate_images",
+    "generator_latent_dim",
+    "interpolate_codes",
+    "interpolate_images",
+    "interpolate_labels",
+    "invert_class",
+    "invert_images",
+    "is_conditional",
+    "mean_code",
+    "perturb",
+    "projections",
+    "reconstruct",
+    "reconstruction_quality",
+    "separation_score",
+    "slerp",
+    "soft_label_generator",
+    "stack_codes",
+    "swapped_labels",
+    "train_encoder",
+]
