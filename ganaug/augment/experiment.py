@@ -43,6 +43,7 @@ def run_augmentation_experiment(
     num_bootstrap=1000,
     confidence=0.95,
     classifier_options=None,
+    model_dir=None,
     verbose=1,
 ):
     """Trains one classifier per arm and seed and compares every arm with the baseline.
@@ -64,6 +65,8 @@ def run_augmentation_experiment(
         num_bootstrap: bootstrap resamples of the test set for the test-set intervals (0: none).
         confidence: level of the confidence intervals.
         classifier_options: extra keyword arguments for ``build_classifier``.
+        model_dir: if given, every trained classifier is saved there as ``<arm>_seed<k>.keras``
+            (``+`` written as ``_``) for Grad-CAM and export.
         verbose: 0 silent, 1 one line per trained classifier, 2 Keras progress bars too.
 
     Returns:
@@ -143,6 +146,9 @@ def run_augmentation_experiment(
                 verbose=2 if verbose >= 2 else 0,
                 early_stopping_patience=early_stopping_patience,
             )
+            if model_dir is not None:
+                os.makedirs(model_dir, exist_ok=True)
+                model.save(os.path.join(model_dir, f"{arm.replace('+', '_')}_seed{seed}.keras"))
             probs, labels = predict_classes(model, test_reader, batch_size=batch_size)
             metrics = classification_metrics(labels, probs, class_names=class_names)
             probabilities[(arm, seed)] = probs
