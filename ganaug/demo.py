@@ -273,8 +273,7 @@ def run_demo(out_dir="runs/demo", *, preset="cpu", seed=0, verbose=1, **override
     state["per_class_table"] = augment.per_class_delta_table(experiment)
     state["verdict"] = augment.verdict(experiment)
     state["figure_confusion"] = _confusion_figures(experiment, figures_dir)
-    with open(os.path.join(out_dir, "experiment.json"), "w") as f:
-        json.dump(_json_safe({k: v for k, v in experiment.items() if k != "runs"}), f, indent=2)
+    runs.write_json_atomic(os.path.join(out_dir, "experiment.json"), {k: v for k, v in experiment.items() if k != "runs"})
     done("augmentation experiment")
 
     # 8. Grad-CAM: real vs generated evidence -----------------------------------------------------
@@ -302,7 +301,7 @@ def run_demo(out_dir="runs/demo", *, preset="cpu", seed=0, verbose=1, **override
     from ganaug.export import export_classifier, export_encoder, export_generator, validate_export
 
     export_dir = os.path.join(out_dir, "export")
-    card = {"training_data": data_dir, "demo_config": _json_safe(config)}
+    card = {"training_data": data_dir, "demo_config": config}
     exports = {
         "generator": export_generator(acgan_generator, os.path.join(export_dir, "generator"),
                                       latent_distribution=latent_distribution, class_names=class_names,
@@ -370,14 +369,3 @@ def _confusion_figures(experiment, figures_dir):
         paths[arm] = save_figure(figure, os.path.join(figures_dir, f"confusion_{arm.replace('+', '_')}.png"))
     return paths
 
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value

@@ -184,3 +184,20 @@ def test_tiny_experiment_end_to_end_is_reproducible(tmp_path):
     assert repeat["summary"]["synthetic"]["f1_weighted"]["values"] == result["summary"]["synthetic"]["f1_weighted"]["values"]
     with pytest.raises(ValueError, match="seeds"):
         run_augmentation_experiment(split, seeds=(0,), arms=("baseline",))
+
+
+def test_augment_command_runs_on_a_folder_with_a_run(tmp_path):
+    from ganaug import runs
+    from ganaug.cli import main
+
+    make_folder_dataset(tmp_path / "data", [10, 8, 6])
+    run = runs.create_run_dir(tmp_path / "run")
+    runs.write_config(run, {"family": "cdcgan", "latent_dim": 4, "latent_distribution": "normal",
+                            "class_names": ["class0", "class1", "class2"], "data": str(tmp_path / "elsewhere")})
+    tiny_conditional_generator().save(runs.model_path(run, "generator"))
+    code = main(["augment", "--data", str(tmp_path / "data"), "--run", run, "--out", str(tmp_path / "out"),
+                 "--epochs", "1", "--seeds", "0", "1", "--quiet"])
+    assert code == 0
+    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "experiment.json").exists()
+    assert (tmp_path / "out" / "split" / "test.csv").exists()
+    assert main(["augment", "--data", str(tmp_path / "missing"), "--run", run, "--out", str(tmp_path / "x")]) == 2

@@ -1,0 +1,263 @@
+"""Throughput and memory of the streaming image reader against the reference ways to read a folder.
+
+Measured in one run, on the same files, each stage in its own subprocess (so that peak memory, read
+with ``resource.getrusage`` max RSS, belongs to that stage alone):
+
+* ``raw``: the decode limit, bare ``cv2.imread(IMREAD_UNCHANGED)`` over every file in ``--threads``
+  threads (no conversion, no batching);
+* ``iterator``: ``data_readers.image_reader.ImageReader`` iterated as numpy batches (one full epoch,
+  float32 in [-1, 1], no resize);
+* ``tf_data``: the same reader's ``as_tf_dataset()``;
+* ``keras``: ``keras.utils.image_dataset_from_directory`` followed by the same rescaling
+  ``(x - 127.5) / 127.5`` (``num_parallel_calls=AUTOTUNE``, private thread pool of ``--threads``).
+
+Prints images/s per stage and the ratios reader/keras and reader/raw. Targets: reader >= 0.9x raw and
+>= 1.0x keras.
+
+Usage::
+
+    python benchmarks/bench_reader.py                      # 5,000 PNGs of 256 px in 5 classes
+    python benchmarks/bench_reader.py --num-images 1000 --threads 2 --batch-size 64
+
+The data set (textured PNGs: a smooth random field, random ellipses and pixel noise, so PNG decoding
+costs what it costs on real images) is generated once and cached in ``--data``.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+STAGES = ("raw", "iterator", "tf_data", "keras")
+NUM_CLASSES = 5
+
+
+def textured_image(seed, image_size):
+    """Returns a textured uint8 BGR image (smooth colour field + ellipses + noise)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(40, 220, (8, 8, 3), dtype=np.uint8)
+    image = cv2.resize(coarse, (image_size, image_size), interpolation=cv2.INTER_CUBIC)
+    for _ in range(int(rng.integers(10, 30))):
+        center = tuple(int(v) for v in rng.integers(0, image_size, 2))
+        axes = tuple(int(v) for v in rng.integers(image_size // 40 + 1, image_size // 6 + 2, 2))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        cv2.ellipse(image, center, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
+    noise = rng.normal(0, 6, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def ensure_dataset(directory, num_images, image_size, threads):
+    """Writes ``num_images`` PNGs in ``NUM_CLASSES`` class folders unless already cached."""
+    import cv2
+
+    marker = os.path.join(directory, "dataset.json")
+    wanted = {"num_images": num_images, "image_size": image_size, "num_classes": NUM_CLASSES}
+    if os.path.isfile(marker):
+        with open(marker) as handle:
+            if json.load(handle) == wanted:
+                return
+    for c in range(NUM_CLASSES):
+        os.makedirs(os.path.join(directory, f"class_{c}"), exist_ok=True)
+
+    def write(i):
+        path = os.path.join(directory, f"class_{i % NUM_CLASSES}", f"image_{i:06d}.png")
+        cv2.imwrite(path, textured_image(i, image_size))
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(write, range(num_images)))
+    # A cache built with more images must not leave extra files behind.
+    for c in range(NUM_CLASSES):
+        folder = os.path.join(directory, f"class_{c}")
+        for name in os.listdir(folder):
+            if name.endswith(".png") and int(name[6:12]) >= num_images:
+                os.remove(os.path.join(folder, name))
+    with open(marker, "w") as handle:
+        json.dump(wanted, handle)
+    print(f"wrote {num_images} images to {directory} in {time.perf_counter() - start:.1f} s")
+
+
+def list_images(directory):
+    return sorted(
+        os.path.join(root, name)
+        for root, _, names in os.walk(directory)
+        for name in names
+        if name.endswith(".png")
+    )
+
+
+def warm_page_cache(paths):
+    for path in paths:
+        with open(path, "rb") as handle:
+            handle.read()
+
+
+def max_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_stage(stage, args):
+    """Runs one stage in this process; returns its measurements."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if stage in ("tf_data", "keras"):
+        import tensorflow as tf  # noqa: F401  (import cost kept out of the timed loop)
+    rss_before = max_rss_mb()
+    cpu_before = cpu_seconds()
+    count = 0
+    if stage == "raw":
+        import cv2
+
+        paths = list_images(args.data)
+
+        def decode_share(share):
+            cv2.setNumThreads(0)
+            for path in share:
+                if cv2.imread(path, cv2.IMREAD_UNCHANGED) is None:
+                    raise RuntimeError(path)
+            return len(share)
+
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
+            shares = [paths[i :: args.threads] for i in range(args.threads)]
+            count = sum(pool.map(decode_share, shares))
+        seconds = time.perf_counter() - start
+    elif stage in ("iterator", "tf_data"):
+        from data_readers.image_reader import ImageReader
+
+        reader = ImageReader.from_folder(
+            args.data, batch_size=args.batch_size, seed=0, num_threads=args.threads
+        )
+        source = reader if stage == "iterator" else reader.as_tf_dataset()
+        start = time.perf_counter()
+        for images, _ in source:
+            count += int(images.shape[0])
+        seconds = time.perf_counter() - start
+    elif stage == "keras":
+        import keras
+        import tensorflow as tf
+
+        dataset = keras.utils.image_dataset_from_directory(
+            args.data,
+            image_size=(args.image_size, args.image_size),
+            batch_size=args.batch_size,
+            shuffle=True,
+            seed=0,
+            verbose=False,
+        )
+        dataset = dataset.map(
+            lambda x, y: ((x - 127.5) / 127.5, y), num_parallel_calls=tf.data.AUTOTUNE
+        ).prefetch(tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = args.threads
+        dataset = dataset.with_options(options)
+        start = time.perf_counter()
+        for images, _ in dataset:
+            count += int(images.shape[0])
+        seconds = time.perf_counter() - start
+    else:
+        raise ValueError(f"Unknown stage. Received: stage={stage!r}")
+    cpu = cpu_seconds() - cpu_before
+    return {
+        "stage": stage,
+        "cpu_seconds": cpu,
+        "images_per_cpu_second": count / cpu,
+        "images": count,
+        "seconds": seconds,
+        "images_per_second": count / seconds,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": max_rss_mb(),
+    }
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="/tmp/ganaug_bench_reader", help="cache folder")
+    parser.add_argument("--num-images", type=int, default=5000)
+    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=1, help="runs per stage; the best is kept")
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ("num_images", "image_size", "threads", "batch_size", "repeats"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive. Received: {getattr(args, name)}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.stage:
+        print(json.dumps(run_stage(args.stage, args)))
+        return 0
+    stages = [s for s in args.stages.split(",") if s]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise SystemExit(f"Unknown stage(s) {unknown}; choose from {STAGES}")
+    ensure_dataset(args.data, args.num_images, args.image_size, args.threads)
+    warm_page_cache(list_images(args.data))
+    forwarded = [
+        "--data", args.data, "--num-images", str(args.num_images),
+        "--image-size", str(args.image_size), "--threads", str(args.threads),
+        "--batch-size", str(args.batch_size),
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
+    results = {}
+    for repeat in range(args.repeats):
+        for stage in stages:
+            output = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--stage", stage, *forwarded],
+                check=True, capture_output=True, text=True, env=env,
+            ).stdout
+            result = json.loads(output.strip().splitlines()[-1])
+            if stage not in results or result["images_per_second"] > results[stage]["images_per_second"]:
+                results[stage] = result
+
+    print(
+        f"\n{args.num_images} PNG images of {args.image_size} px, batch {args.batch_size}, "
+        f"{args.threads} threads, best of {args.repeats} (cpu_count={os.cpu_count()})"
+    )
+    print(
+        f"{'stage':<10}{'images':>8}{'seconds':>9}{'images/s':>10}{'cpu s':>8}{'img/cpu-s':>11}"
+        f"{'RSS before':>12}{'peak RSS':>10}"
+    )
+    for stage in stages:
+        r = results[stage]
+        print(
+            f"{stage:<10}{r['images']:>8}{r['seconds']:>9.2f}{r['images_per_second']:>10.1f}"
+            f"{r['cpu_seconds']:>8.2f}{r['images_per_cpu_second']:>11.1f}"
+            f"{r['rss_before_mb']:>10.0f}MB{r['peak_rss_mb']:>8.0f}MB"
+        )
+    print("ratios of images/s (wall clock) and of images per CPU-second (robust on a shared machine):")
+    for ours in ("iterator", "tf_data"):
+        for reference, target in (("raw", 0.9), ("keras", 1.0)):
+            if ours in results and reference in results:
+                wall = results[ours]["images_per_second"] / results[reference]["images_per_second"]
+                cpu = (
+                    results[ours]["images_per_cpu_second"]
+                    / results[reference]["images_per_cpu_second"]
+                )
+                verdict = "ok" if wall >= target else "below target"
+                print(
+                    f"{ours}/{reference}: {wall:.2f}x wall ({verdict}, target >= {target}x), "
+                    f"{cpu:.2f}x per CPU-second"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
