@@ -46,7 +46,7 @@ def main(argv=None):
         return 2
     try:
         result = args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, OSError) as error:
         print(f"ganaug {args.command}: error: {error}", file=sys.stderr)
         return 2
     return int(result or 0)
