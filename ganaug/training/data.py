@@ -1,0 +1,143 @@
+"""Training input: numpy arrays, an ImageReader or a tf.data.Dataset -> distributed batches.
+
+Numpy arrays get an index-based pipeline: element ``i`` of the endless stream is image
+``index_shuffle(i mod n, seed=[seed, epoch])``. So the order is a pure function of the seed, and a
+resumed run starts exactly at the step where the previous one stopped without replaying data.
+Readers and ``tf.data`` datasets are repeated and, on resume, skip the batches already used.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+class TrainingData:
+    """The training input with what the trainer needs to know about it.
+
+    Args:
+        data: ``(images, labels)`` numpy arrays (labels may be None), a ``tf.data.Dataset`` yielding
+            ``(images, labels)`` batches (or image batches), or an object with ``as_tf_dataset()``
+            (``data_readers.image_reader.ImageReader``).
+        batch_size: the global batch size for numpy arrays (readers and datasets are already
+            batched; their batch size is read from them when known).
+        seed: the shuffling seed (numpy arrays).
+
+    Raises:
+        TypeError: for unsupported data.
+        ValueError: for inconsistent arrays or a bad batch size.
+    """
+
+    def __init__(self, data, *, batch_size=64, seed=0):
+        self.seed = int(seed)
+        self.class_names = None
+        self.num_classes = None
+        self.images = self.labels = self.reader = self.dataset = None
+        if isinstance(data, tf.data.Dataset):
+            self.kind = "dataset"
+            self.dataset = data
+            spec = data.element_spec
+            image_spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+            self.image_shape = tuple(image_spec.shape[1:])
+            self.batch_size = image_spec.shape[0]
+            cardinality = int(data.cardinality())
+            self.steps_per_epoch = cardinality if cardinality > 0 else None
+            self.description = "tf.data.Dataset"
+        elif hasattr(data, "as_tf_dataset"):
+            self.kind = "reader"
+            self.reader = data
+            self.class_names = list(getattr(data, "class_names", None) or []) or None
+            self.num_classes = getattr(data, "num_classes", None)
+            self.batch_size = getattr(data, "batch_size", None)
+            size = getattr(data, "image_size", None)
+            size = (size, size) if isinstance(size, int) else tuple(size) if size else (None, None)
+            self.image_shape = (*size, getattr(data, "channels", None))
+            self.steps_per_epoch = len(data) if hasattr(data, "__len__") else None
+            self.description = getattr(data, "root", None) or f"{type(data).__name__}"
+        elif isinstance(data, (tuple, list)) and len(data) == 2:
+            images, labels = data
+            self.kind = "arrays"
+            self.images = np.asarray(images, dtype=np.float32)
+            if self.images.ndim != 4:
+                raise ValueError(
+                    "`data` images must be an (N, H, W, C) array. "
+                    f"Received: data[0].shape={self.images.shape}"
+                )
+            if labels is not None:
+                self.labels = np.asarray(labels).astype(np.int32).reshape(-1)
+                if len(self.labels) != len(self.images):
+                    raise ValueError(
+                        "`data` needs one label per image. "
+                        f"Received: {len(self.images)} images and {len(self.labels)} labels"
+                    )
+                self.num_classes = int(self.labels.max()) + 1
+            if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+                raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+            if batch_size > len(self.images):
+                raise ValueError(
+                    f"`batch_size` must not exceed the number of images ({len(self.images)}). "
+                    f"Received: batch_size={batch_size}"
+                )
+            self.batch_size = int(batch_size)
+            self.image_shape = self.images.shape[1:]
+            self.steps_per_epoch = len(self.images) // self.batch_size
+            self.description = f"numpy arrays {self.images.shape}"
+        else:
+            raise TypeError(
+                "`data` must be (images, labels) arrays, a tf.data.Dataset or an ImageReader. "
+                f"Received: data={type(data).__name__}"
+            )
+
+    def distributed(self, strategy, *, start_step=0):
+        """Returns an iterable of distributed ``(images, labels)`` batches starting at ``start_step``."""
+        if self.kind == "arrays":
+            return strategy.distribute_datasets_from_function(
+                lambda context: self._array_pipeline(context, start_step)
+            )
+        if self.kind == "reader":
+            dataset = self.reader.as_tf_dataset()
+        else:
+            dataset = self.dataset
+        dataset = dataset.map(_as_pair).repeat()
+        if start_step:
+            dataset = dataset.skip(start_step)
+        return strategy.experimental_distribute_dataset(dataset)
+
+    def _array_pipeline(self, context, start_step):
+        """Per-input-pipeline dataset of per-replica batches, in global-batch order."""
+        per_replica = context.get_per_replica_batch_size(self.batch_size)
+        replicas_per_pipeline = context.num_replicas_in_sync // context.num_input_pipelines
+        count = len(self.images)
+        steps_per_epoch = count // self.batch_size
+        seed = self.seed
+        images = tf.constant(self.images)
+        labels = tf.constant(self.labels if self.labels is not None else np.zeros(count, np.int32))
+        pipeline_offset = context.input_pipeline_id * replicas_per_pipeline * per_replica
+        batch_size = self.batch_size
+
+        def batch_indices(step):
+            epoch = step // steps_per_epoch
+            position = (step % steps_per_epoch) * batch_size + pipeline_offset
+            positions = position + tf.range(replicas_per_pipeline * per_replica, dtype=tf.int64)
+            seeds = tf.stack([tf.cast(seed, tf.int64), epoch])
+            return tf.random.experimental.index_shuffle(positions, seeds, count - 1)
+
+        def gather(indices):
+            return tf.gather(images, indices), tf.gather(labels, indices)
+
+        dataset = tf.data.Dataset.range(int(start_step), np.iinfo(np.int64).max)
+        dataset = dataset.map(batch_indices).unbatch().batch(per_replica, drop_remainder=True)
+        dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return dataset.with_options(options).prefetch(2)
+
+
+def _as_pair(*element):
+    if len(element) == 1:
+        element = element[0]
+    if isinstance(element, (tuple, list)):
+        images = element[0]
+        labels = element[1] if len(element) > 1 else tf.zeros(tf.shape(images)[:1], tf.int32)
+    else:
+        images = element
+        labels = tf.zeros(tf.shape(images)[:1], tf.int32)
+    return tf.cast(images, tf.float32), tf.cast(tf.reshape(labels, [-1]), tf.int32)
