@@ -25,7 +25,12 @@ def weights_dict(trainer):
 
 
 def main(out_path, run_dir):
-    trainer = GANTrainer(tiny_generator, tiny_discriminator, strategy="multiworker", instance_noise=0.1, seed=7)
+    # No batch norm: each worker normalises with its own batch statistics and keeps its own moving
+    # averages (documented in ganaug.training.trainer), so only BN-free models are equal to the bit.
+    trainer = GANTrainer(
+        lambda: tiny_generator(batch_norm=False), lambda: tiny_discriminator(batch_norm="none"),
+        strategy="multiworker", instance_noise=0.1, seed=7,
+    )
     np.savez(out_path + ".initial.npz", **weights_dict(trainer))
     trainer.fit((tiny_images(32), None), batch_size=8, steps=3, run_dir=run_dir, sample_every=0,
                 checkpoint_every=2, verbose=0)

@@ -12,6 +12,7 @@ for any number of classes with the number of generated samples per class as a pa
 import numpy as np
 
 from ganaug.evaluation.classification import classification_metrics, format_table
+from ganaug.training.sampling import is_conditional
 
 ROWS = (
     ("real", "real"),
@@ -19,11 +20,6 @@ ROWS = (
     ("generated", "generated"),
     ("generated", "real"),
 )
-
-
-def is_conditional(generator):
-    """Returns True if ``generator`` takes ``[latent, label]`` (two inputs), per docs/architecture.md."""
-    return len(generator.inputs) == 2
 
 
 def generate_labelled_images(

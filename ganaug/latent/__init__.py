@@ -35,7 +35,7 @@ from ganaug.latent.interpolation import (
 from ganaug.latent.inversion import (
     InversionResult,
     generate_images,
-    generator_latent_dim,
+    latent_dim_of,
     invert_images,
     is_conditional,
 )
@@ -57,7 +57,7 @@ __all__ = [
     "edit",
     "encode",
     "generate_images",
-    "generator_latent_dim",
+    "latent_dim_of",
     "interpolate_codes",
     "interpolate_images",
     "interpolate_labels",

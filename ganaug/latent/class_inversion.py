@@ -16,7 +16,7 @@ from ganaug.latent.inversion import (
     check_images,
     check_labels,
     generate_images,
-    generator_latent_dim,
+    latent_dim_of,
     invert_images,
     is_conditional,
 )
@@ -117,7 +117,7 @@ def invert_class(
         result = invert_images(generator, images, labels, **options)
         codes, errors = result.codes, result.errors
     else:
-        codes = check_codes(codes, generator_latent_dim(generator))
+        codes = check_codes(codes, latent_dim_of(generator))
         labels = check_labels(generator, labels, len(codes))
     target_labels = check_labels(generator, target_labels, len(codes), name="target_labels")
     return ClassInversion(

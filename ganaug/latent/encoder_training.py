@@ -24,7 +24,7 @@ from ganaug.latent.inversion import (
     check_positive_number,
     generate_images,
     generator_image_shape,
-    generator_latent_dim,
+    latent_dim_of,
     is_conditional,
 )
 from ganaug.models.prior import sample_latent, validate_distribution
@@ -122,7 +122,7 @@ def _default_encoder(generator):
     from ganaug.models import build_encoder
 
     height, _, channels = generator_image_shape(generator)
-    return build_encoder(image_size=height, channels=channels, latent_dim=generator_latent_dim(generator))
+    return build_encoder(image_size=height, channels=channels, latent_dim=latent_dim_of(generator))
 
 
 def train_encoder(
@@ -191,7 +191,7 @@ def train_encoder(
     validate_distribution(latent_distribution)
     if verbose not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}")
-    latent_dim = generator_latent_dim(generator)
+    latent_dim = latent_dim_of(generator)
     image_shape = generator_image_shape(generator)
     if encoder is None:
         encoder = _default_encoder(generator)

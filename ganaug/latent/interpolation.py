@@ -23,7 +23,7 @@ from ganaug.latent.inversion import (
     check_labels,
     check_positive_integer,
     generate_images,
-    generator_latent_dim,
+    latent_dim_of,
     invert_images,
     is_conditional,
 )
@@ -191,7 +191,7 @@ def interpolate_labels(generator, codes, start_label, end_label, *, num_steps=8,
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < num_classes:
             raise ValueError(f"`{name}` must be a class index in [0, {num_classes}). Received: {name}={value!r}")
     single = np.ndim(codes) == 1
-    codes = check_codes(np.atleast_2d(np.asarray(codes, dtype=np.float32)), generator_latent_dim(generator))
+    codes = check_codes(np.atleast_2d(np.asarray(codes, dtype=np.float32)), latent_dim_of(generator))
     batch_size = check_positive_integer(batch_size, "batch_size")
     weights = interpolation_weights(num_steps).astype(np.float32)[:, None]
     eye = np.eye(num_classes, dtype=np.float32)

@@ -9,7 +9,7 @@ several random restarts cost one bigger batch instead of a Python loop. The best
 (``training=False``) and its weights are never touched: gradients are taken only with respect to z.
 
 The module also holds the small helpers every latent tool uses to read a generator's contract
-(``docs/architecture.md``): ``is_conditional``, ``generator_latent_dim``, ``generate_images``.
+(``docs/architecture.md``): ``is_conditional``, ``latent_dim_of``, ``generate_images``.
 """
 
 import dataclasses
@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganaug.models.prior import sample_latent, validate_distribution
+from ganaug.training.sampling import is_conditional, latent_dim_of
 
 LOSSES = ("rmse", "l1")
 
@@ -28,15 +29,6 @@ _ADAM_EPSILON = 1e-8
 _SQRT_GUARD = 1e-12
 _STEPS_PER_CALL = 25  # steps run inside one tf.function call between progress-bar updates
 
-
-def is_conditional(generator):
-    """Returns True if ``generator`` takes ``[latent, label]`` (two inputs), per the contract."""
-    return len(generator.inputs) == 2
-
-
-def generator_latent_dim(generator):
-    """Returns the length of the latent code the generator takes (read from its first input)."""
-    return int(generator.inputs[0].shape[-1])
 
 
 def generator_image_shape(generator):
@@ -165,7 +157,7 @@ def generate_images(generator, codes, labels=None, *, batch_size=64):
         ValueError: for codes of the wrong shape, missing/unexpected labels or a bad ``batch_size``.
     """
     check_generator(generator)
-    codes = check_codes(codes, generator_latent_dim(generator))
+    codes = check_codes(codes, latent_dim_of(generator))
     labels = check_labels(generator, labels, len(codes))
     batch_size = check_positive_integer(batch_size, "batch_size")
     outputs = []
@@ -334,7 +326,7 @@ def invert_images(
     check_generator(generator)
     images = check_images(generator, images)
     num_images = len(images)
-    latent_dim = generator_latent_dim(generator)
+    latent_dim = latent_dim_of(generator)
     labels = check_labels(generator, labels, num_images)
     steps = check_positive_integer(steps, "steps", minimum=0)
     restarts = check_positive_integer(restarts, "restarts")

@@ -226,6 +226,12 @@ def train_classifier(
 
     keras.utils.set_random_seed(seed)
     train_dataset = to_dataset(train_data, batch_size=batch_size, shuffle=True, seed=seed, name="train_data")
+    steps_per_epoch = validation_steps = None
+    if _is_reader(train_data):
+        # A reader's dataset has unknown cardinality; repeating it (each pass reads the reader's next
+        # epoch) with a known number of steps keeps Keras from warning that the input ran out.
+        train_dataset = train_dataset.repeat()
+        steps_per_epoch = len(train_data)
     if augment == "classical":
         augmentation = classical_augmentation(seed=seed)
         train_dataset = train_dataset.map(
@@ -237,6 +243,9 @@ def train_classifier(
     validation_dataset = None
     if validation_data is not None:
         validation_dataset = to_dataset(validation_data, batch_size=batch_size, name="validation_data")
+        if _is_reader(validation_data):
+            validation_dataset = validation_dataset.repeat()
+            validation_steps = len(validation_data)
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
@@ -256,6 +265,8 @@ def train_classifier(
         train_dataset,
         validation_data=validation_dataset,
         epochs=int(epochs),
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
         class_weight=class_weight,
         callbacks=callbacks,
         shuffle=False,  # the dataset is shuffled (seeded) above
