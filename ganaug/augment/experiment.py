@@ -379,4 +379,8 @@ def _call(delta):
         return "an improvement"
     if all(high < 0 for _, high in intervals):
         return "a degradation"
-    return "inconclusive (an interval contains zero)"
+    bootstrap = delta.get("ci_bootstrap")
+    if bootstrap and (bootstrap[0] > 0 or bootstrap[1] < 0):
+        direction = "better" if bootstrap[0] > 0 else "worse"
+        return f"{direction} on this test set (bootstrap), but not consistently across training seeds"
+    return "inconclusive (both intervals contain zero)"

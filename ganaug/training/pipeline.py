@@ -97,7 +97,8 @@ def train_gan(
             discriminator are frozen (Klang & Carlberg) via ``build_acgan``.
         generator_learning_rate, discriminator_learning_rate, generator_steps, label_smoothing,
             instance_noise, latent_distribution: override the preset's training numbers.
-        model_options: extra keyword arguments for the model factories (e.g. ``generator_filters``).
+        model_options: extra keyword arguments for the model factories (e.g. ``generator_filters``;
+            for ``"acgan"`` those of ``build_acgan``, e.g. ``mapping_output_activation``).
         strategy: see ``GANTrainer``.
         resume: continue from the newest checkpoint of ``run_dir``.
         sample_every: steps between sample grids (``samples/step_XXXXXX.png``).
@@ -165,7 +166,7 @@ def train_gan(
                     _call_with_known(models.build_cdcgan_discriminator, options))
         base_generator = load_run_model(base_run, "generator")
         base_discriminator = load_run_model(base_run, "discriminator")
-        return models.build_acgan(base_generator, base_discriminator, num_classes, seed=seed)
+        return models.build_acgan(base_generator, base_discriminator, num_classes, seed=seed, **model_options)
 
     def optimizer(learning_rate):
         return lambda: keras.optimizers.Adam(learning_rate, beta_1=settings["adam_beta_1"])
