@@ -107,6 +107,11 @@ def demo_config(preset="cpu", **overrides):
         if key not in config:
             raise ValueError(f"Unknown demo setting {key!r}; known: {sorted(config)}. Received: {key}={value!r}")
         config[key] = value
+    size = config["image_size"]
+    if not isinstance(size, int) or size < 16 or size > 512 or size & (size - 1):
+        raise ValueError(f"`image_size` must be a power of two from 16 to 512. Received: image_size={size!r}")
+    if len(config["seeds"]) < 2:
+        raise ValueError(f"`seeds` needs at least 2 seeds for a confidence interval. Received: seeds={config['seeds']}")
     config["demo_preset"] = preset
     return config
 

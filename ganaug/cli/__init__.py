@@ -8,8 +8,12 @@ only parse flags and call library functions; they import TensorFlow lazily so th
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+
+# TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise on the command line.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ganaug import __version__
 
