@@ -29,7 +29,7 @@ import numpy as np
 
 from ganaug import __version__
 from ganaug.models.prior import validate_distribution
-from ganaug.runs import load_run_model, read_config, write_json_atomic
+from ganaug.runs import load_run_model, read_config, read_metrics, write_json_atomic
 
 MODEL_CARD_FILE = "model_card.json"
 EXPORT_KINDS = ("generator", "encoder", "classifier")
@@ -307,7 +307,7 @@ def export_run(run_dir, out_dir, *, what="all", overwrite=False, validate=True):
         "run": os.path.abspath(run_dir),
         "training_data": config.get("data"),
         "training": {k: config[k] for k in ("family", "steps", "epochs", "seed") if k in config},
-        "metrics": _read_metrics(run_dir),
+        "metrics": read_metrics(run_dir),
     }
     exported = {}
     for kind in kinds:
@@ -488,14 +488,6 @@ def _write(archive, path, card, model, extra, overwrite):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
-
-
-def _read_metrics(run_dir):
-    path = os.path.join(os.fspath(run_dir), "metrics.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
 
 
 def _validation_inputs(card, batch_size, rng):

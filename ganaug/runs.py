@@ -82,15 +82,20 @@ def write_config(run_dir, config):
     write_json_atomic(os.path.join(os.fspath(run_dir), CONFIG_FILE), config)
 
 
+def read_metrics(run_dir):
+    """Returns the run's ``metrics.json`` as a dict, or None if the run has none yet."""
+    path = os.path.join(os.fspath(run_dir), METRICS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def update_metrics(run_dir, metrics):
     """Merges ``metrics`` into the run's ``metrics.json`` (created if missing) and returns the result."""
-    path = os.path.join(os.fspath(run_dir), METRICS_FILE)
-    current = {}
-    if os.path.isfile(path):
-        with open(path) as f:
-            current = json.load(f)
+    current = read_metrics(run_dir) or {}
     current.update(metrics)
-    write_json_atomic(path, current)
+    write_json_atomic(os.path.join(os.fspath(run_dir), METRICS_FILE), current)
     return current
 
 

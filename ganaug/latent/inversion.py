@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganaug.models.prior import sample_latent, validate_distribution
+from ganaug.training.sampling import generate_images as sample_images
 from ganaug.training.sampling import is_conditional, latent_dim_of
 
 LOSSES = ("rmse", "l1")
@@ -160,14 +161,9 @@ def generate_images(generator, codes, labels=None, *, batch_size=64):
     codes = check_codes(codes, latent_dim_of(generator))
     labels = check_labels(generator, labels, len(codes))
     batch_size = check_positive_integer(batch_size, "batch_size")
-    outputs = []
-    for start in range(0, len(codes), batch_size):
-        batch_labels = None if labels is None else labels[start : start + batch_size]
-        batch = _generator_inputs(generator, codes[start : start + batch_size], batch_labels)
-        outputs.append(keras.ops.convert_to_numpy(generator(batch, training=False)))
-    if not outputs:
+    if not len(codes):
         return np.zeros((0, *generator_image_shape(generator)), dtype=np.float32)
-    return np.concatenate(outputs).astype(np.float32)
+    return sample_images(generator, len(codes), labels=labels, latents=codes, batch_size=batch_size)
 
 
 @dataclasses.dataclass
