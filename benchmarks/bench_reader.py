@@ -5,14 +5,18 @@ with ``resource.getrusage`` max RSS, belongs to that stage alone):
 
 * ``raw``: the decode limit, bare ``cv2.imread(IMREAD_UNCHANGED)`` over every file in ``--threads``
   threads (no conversion, no batching);
-* ``iterator``: ``data_readers.image_reader.ImageReader`` iterated as numpy batches (one full epoch,
-  float32 in [-1, 1], no resize);
+* ``iterator``: ``data_readers.image_reader.ImageReader`` iterated as numpy batches (float32 in
+  [-1, 1], no resize);
 * ``tf_data``: the same reader's ``as_tf_dataset()``;
 * ``keras``: ``keras.utils.image_dataset_from_directory`` followed by the same rescaling
   ``(x - 127.5) / 127.5`` (``num_parallel_calls=AUTOTUNE``, private thread pool of ``--threads``).
 
-Prints images/s per stage and the ratios reader/keras and reader/raw. Targets: reader >= 0.9x raw and
->= 1.0x keras.
+Each stage reads the data set ``--passes`` times in its process and the last pass is timed, so the
+figures are steady-state throughput (the reader's batch buffers allocated, TensorFlow's functions
+traced), as in every epoch of training after the first. Runs ``--repeats`` rounds, each running every stage once, back to back. Prints images/s per stage
+(median and best over rounds) and the ratios reader/keras and reader/raw as the median over rounds of
+the ratio within each round: on a shared machine whose speed drifts, stages run close together are
+compared, and one lucky run does not decide. Targets: reader >= 0.9x raw and >= 1.0x keras.
 
 Usage::
 
@@ -109,14 +113,34 @@ def cpu_seconds():
 
 
 def run_stage(stage, args):
-    """Runs one stage in this process; returns its measurements."""
+    """Runs one stage in this process ``args.passes`` times over the data set; returns the
+    measurements of the last pass (steady state when ``passes > 1``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if stage in ("tf_data", "keras"):
         import tensorflow as tf  # noqa: F401  (import cost kept out of the timed loop)
     rss_before = max_rss_mb()
-    cpu_before = cpu_seconds()
-    count = 0
+    source = stage_source(stage, args)
+    for _ in range(args.passes):
+        cpu_before = cpu_seconds()
+        start = time.perf_counter()
+        count = source()
+        seconds = time.perf_counter() - start
+        cpu = cpu_seconds() - cpu_before
+    return {
+        "stage": stage,
+        "cpu_seconds": cpu,
+        "images_per_cpu_second": count / cpu,
+        "images": count,
+        "seconds": seconds,
+        "images_per_second": count / seconds,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": max_rss_mb(),
+    }
+
+
+def stage_source(stage, args):
+    """Returns a function that reads the whole data set once the stage's way; returns the count."""
     if stage == "raw":
         import cv2
 
@@ -129,23 +153,21 @@ def run_stage(stage, args):
                     raise RuntimeError(path)
             return len(share)
 
-        start = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
-            shares = [paths[i :: args.threads] for i in range(args.threads)]
-            count = sum(pool.map(decode_share, shares))
-        seconds = time.perf_counter() - start
-    elif stage in ("iterator", "tf_data"):
+        def read_raw():
+            with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
+                shares = [paths[i :: args.threads] for i in range(args.threads)]
+                return sum(pool.map(decode_share, shares))
+
+        return read_raw
+    if stage in ("iterator", "tf_data"):
         from data_readers.image_reader import ImageReader
 
         reader = ImageReader.from_folder(
             args.data, batch_size=args.batch_size, seed=0, num_threads=args.threads
         )
         source = reader if stage == "iterator" else reader.as_tf_dataset()
-        start = time.perf_counter()
-        for images, _ in source:
-            count += int(images.shape[0])
-        seconds = time.perf_counter() - start
-    elif stage == "keras":
+        return lambda: sum(int(images.shape[0]) for images, _ in source)
+    if stage == "keras":
         import keras
         import tensorflow as tf
 
@@ -163,23 +185,8 @@ def run_stage(stage, args):
         options = tf.data.Options()
         options.threading.private_threadpool_size = args.threads
         dataset = dataset.with_options(options)
-        start = time.perf_counter()
-        for images, _ in dataset:
-            count += int(images.shape[0])
-        seconds = time.perf_counter() - start
-    else:
-        raise ValueError(f"Unknown stage. Received: stage={stage!r}")
-    cpu = cpu_seconds() - cpu_before
-    return {
-        "stage": stage,
-        "cpu_seconds": cpu,
-        "images_per_cpu_second": count / cpu,
-        "images": count,
-        "seconds": seconds,
-        "images_per_second": count / seconds,
-        "rss_before_mb": rss_before,
-        "peak_rss_mb": max_rss_mb(),
-    }
+        return lambda: sum(int(images.shape[0]) for images, _ in dataset)
+    raise ValueError(f"Unknown stage. Received: stage={stage!r}")
 
 
 def parse_args(argv=None):
@@ -189,11 +196,16 @@ def parse_args(argv=None):
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=1, help="runs per stage; the best is kept")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over every stage")
+    parser.add_argument(
+        "--passes", type=int, default=2,
+        help="passes over the data set per stage and round; the last one is timed (steady state: "
+        "buffers allocated, graphs traced, as in the later epochs of training)",
+    )
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("num_images", "image_size", "threads", "batch_size", "repeats"):
+    for name in ("num_images", "image_size", "threads", "batch_size", "repeats", "passes"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive. Received: {getattr(args, name)}")
     return args
@@ -213,50 +225,69 @@ def main(argv=None):
     forwarded = [
         "--data", args.data, "--num-images", str(args.num_images),
         "--image-size", str(args.image_size), "--threads", str(args.threads),
-        "--batch-size", str(args.batch_size),
+        "--batch-size", str(args.batch_size), "--passes", str(args.passes),
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
-    results = {}
+    rounds = []  # one {stage: result} per round; the stages of a round run back to back
     for repeat in range(args.repeats):
+        round_results = {}
         for stage in stages:
             output = subprocess.run(
                 [sys.executable, os.path.abspath(__file__), "--stage", stage, *forwarded],
                 check=True, capture_output=True, text=True, env=env,
             ).stdout
-            result = json.loads(output.strip().splitlines()[-1])
-            if stage not in results or result["images_per_second"] > results[stage]["images_per_second"]:
-                results[stage] = result
+            round_results[stage] = json.loads(output.strip().splitlines()[-1])
+        rounds.append(round_results)
+        print(
+            f"round {repeat + 1}/{args.repeats}: "
+            + ", ".join(f"{s} {r['images_per_second']:.0f}/s" for s, r in round_results.items()),
+            flush=True,
+        )
+    print_summary(args, stages, rounds)
+    return 0
+
+
+def print_summary(args, stages, rounds):
+    """Prints per-stage medians and the ratios (median over rounds of each round's ratio)."""
+    import statistics
 
     print(
         f"\n{args.num_images} PNG images of {args.image_size} px, batch {args.batch_size}, "
-        f"{args.threads} threads, best of {args.repeats} (cpu_count={os.cpu_count()})"
+        f"{args.threads} threads, {len(rounds)} rounds, pass {args.passes} of {args.passes} timed "
+        f"(cpu_count={os.cpu_count()})"
     )
     print(
-        f"{'stage':<10}{'images':>8}{'seconds':>9}{'images/s':>10}{'cpu s':>8}{'img/cpu-s':>11}"
-        f"{'RSS before':>12}{'peak RSS':>10}"
+        f"{'stage':<10}{'median img/s':>13}{'best img/s':>11}{'median cpu s':>14}"
+        f"{'img/cpu-s':>10}{'RSS before':>12}{'peak RSS':>10}"
     )
     for stage in stages:
-        r = results[stage]
+        runs = [r[stage] for r in rounds]
+        speed = [r["images_per_second"] for r in runs]
         print(
-            f"{stage:<10}{r['images']:>8}{r['seconds']:>9.2f}{r['images_per_second']:>10.1f}"
-            f"{r['cpu_seconds']:>8.2f}{r['images_per_cpu_second']:>11.1f}"
-            f"{r['rss_before_mb']:>10.0f}MB{r['peak_rss_mb']:>8.0f}MB"
+            f"{stage:<10}{statistics.median(speed):>13.1f}{max(speed):>11.1f}"
+            f"{statistics.median(r['cpu_seconds'] for r in runs):>14.2f}"
+            f"{statistics.median(r['images_per_cpu_second'] for r in runs):>10.1f}"
+            f"{max(r['rss_before_mb'] for r in runs):>10.0f}MB{max(r['peak_rss_mb'] for r in runs):>8.0f}MB"
         )
-    print("ratios of images/s (wall clock) and of images per CPU-second (robust on a shared machine):")
+    print(
+        "ratios: median over rounds of the ratio within a round (stages of a round run back to "
+        "back, so they share the machine's state); in brackets the range over rounds"
+    )
     for ours in ("iterator", "tf_data"):
         for reference, target in (("raw", 0.9), ("keras", 1.0)):
-            if ours in results and reference in results:
-                wall = results[ours]["images_per_second"] / results[reference]["images_per_second"]
-                cpu = (
-                    results[ours]["images_per_cpu_second"]
-                    / results[reference]["images_per_cpu_second"]
-                )
-                verdict = "ok" if wall >= target else "below target"
-                print(
-                    f"{ours}/{reference}: {wall:.2f}x wall ({verdict}, target >= {target}x), "
-                    f"{cpu:.2f}x per CPU-second"
-                )
-    return 0
+            if ours not in stages or reference not in stages:
+                continue
+            wall = [r[ours]["images_per_second"] / r[reference]["images_per_second"] for r in rounds]
+            cpu = [
+                r[ours]["images_per_cpu_second"] / r[reference]["images_per_cpu_second"]
+                for r in rounds
+            ]
+            median = statistics.median(wall)
+            verdict = "ok" if median >= target else "below target"
+            print(
+                f"{ours}/{reference}: {median:.2f}x wall [{min(wall):.2f}-{max(wall):.2f}] "
+                f"({verdict}, target >= {target}x), {statistics.median(cpu):.2f}x per CPU-second"
+            )
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ and together complete (this needs the same explicit ``seed`` on every worker).
 
 Unreadable files (corrupt, truncated, missing, unsupported pixel type) are skipped with one logged
 warning per file and counted in ``reader.skipped`` / ``reader.skipped_paths`` (distinct files, over
-the reader's lifetime); ``strict=True`` raises on the first one instead, with its path. The streaming
-faces (iterator and tf.data) fill a batch from the next files of the epoch, so batches stay full; the
-epoch then ends with a shorter last batch (dropped when ``drop_remainder=True``), i.e. it can yield
-fewer batches than ``len(reader)``, which counts batches as if every file were readable. The
-PyDataset face is index-addressed and always yields ``len(reader)`` batches: there, an unreadable
-file's slot is filled with the next readable file after the batch (wrapping around the epoch), which
-is then read twice in that epoch.
+the reader's lifetime); ``strict=True`` raises on the first one instead, with its path. The
+iterator (a stream) fills a batch from the next files of the epoch, so batches stay full; the epoch
+then ends with a shorter last batch (dropped when ``drop_remainder=True``), i.e. it can yield fewer
+batches than ``len(reader)``, which counts batches as if every file were readable. The PyDataset and
+tf.data faces are index-addressed and always yield ``len(reader)`` batches (a fixed number of steps,
+as ``tf.distribute`` likes): there, an unreadable file's slot is filled with the next readable file
+after the batch (wrapping around the epoch), which is then read twice in that epoch.
 
 When a folder is scanned only files with an extension in :data:`IMAGE_EXTENSIONS` (``.bmp``,
 ``.jpeg``, ``.jpg``, ``.png``, ``.tif``, ``.tiff``, any case) are taken; other files (``.txt``,
@@ -339,6 +339,7 @@ class ImageReader:
         self._skipped_set = set()
         self._skip_lock = threading.Lock()
         self.epoch = 0
+        self._transport_dtype = None
         self._fixed_size = normalize_image_size(image_size)
         self._image_hw = self._fixed_size or self._first_image_size()
 
@@ -637,21 +638,37 @@ class ImageReader:
             self._record_skip(path, error)
             return None
 
-    def _first_image_size(self):
+    def _first_pixels(self, what):
+        """Returns the integer pixels of the first readable file (``what`` names the use)."""
         for index in range(len(self.paths)):
             pixels = self._decode(index)
             if pixels is not None:
-                return tuple(pixels.shape[:2])
+                return pixels
         raise ValueError(
             f"None of the {len(self.paths)} files in {self.source} could be read as an image, so "
-            "`image_size` cannot be inferred (see the logged warnings)."
+            f"{what} cannot be inferred (see the logged warnings)."
         )
 
-    def _decode_chunk(self, indices, arrays=None):
-        """Decodes files into a float32 batch array (new, or recycled from ``arrays``); returns
-        ``(images, labels)`` of the readable ones, in order."""
+    def _first_image_size(self):
+        return tuple(self._first_pixels("`image_size`").shape[:2])
+
+    def _pixel_dtype(self):
+        """Returns the integer dtype (uint8 or uint16) the tf.data face carries its pixels in."""
+        if self._transport_dtype is None:
+            self._transport_dtype = self._first_pixels("the bit depth").dtype
+        return self._transport_dtype
+
+    def _decode_chunk(self, indices, arrays=None, pixel_dtype=None):
+        """Decodes files into a batch array (new, or recycled from ``arrays``); returns
+        ``(images, labels)`` of the readable ones, in order.
+
+        With ``pixel_dtype=None`` the images are float32 in ``[-1, 1]``; with ``np.uint8`` or
+        ``np.uint16`` they are the integer pixels (8-bit pixels in a uint16 batch are multiplied by
+        257, which leaves their rescaled values exactly unchanged).
+        """
+        dtype = np.float32 if pixel_dtype is None else pixel_dtype
         if arrays is None:
-            images = np.empty((len(indices), *self.image_shape), np.float32)
+            images = np.empty((len(indices), *self.image_shape), dtype)
         else:
             images = arrays.take(len(indices))
         labels = np.empty(len(indices), np.int32)
@@ -666,7 +683,19 @@ class ImageReader:
                     f"images are {self._image_hw} (taken from the first image); pass "
                     f"image_size= to resize every image. Received: image_size=None"
                 )
-            scale_into(pixels, images[filled])
+            if pixel_dtype is None:
+                scale_into(pixels, images[filled])
+            elif pixels.dtype == pixel_dtype:
+                images[filled] = pixels
+            elif pixels.dtype == np.uint8:
+                np.multiply(pixels, np.uint16(257), out=images[filled], dtype=np.uint16)
+            else:
+                raise ValueError(
+                    f"Image {self.paths[index]} has 16 bits per channel, but the tf.data face "
+                    f"carries 8-bit pixels (the bit depth of the first image of {self.source}). "
+                    "Convert the data set to one bit depth, or iterate the reader itself "
+                    "(numpy batches), which reads mixed bit depths."
+                )
             labels[filled] = self.labels[index]
             filled += 1
         if filled < len(indices):
@@ -707,8 +736,7 @@ class ImageReader:
         """
         order = self.epoch_indices(epoch)
         size = self.batch_size
-        chunks = [order[start : start + size] for start in range(0, len(order), size)]
-        return self._stream(chunks)
+        return self._stream([order[start : start + size] for start in range(0, len(order), size)])
 
     def _stream(self, chunks):
         size = self.batch_size
@@ -768,8 +796,9 @@ class ImageReader:
         _init_decode_thread()
         return _py_dataset_class()(self, workers=workers, max_queue_size=max_queue_size)
 
-    def _indexed_batch(self, order, index):
-        """Returns batch ``index`` of an epoch order for the index-addressed face."""
+    def _indexed_batch(self, order, index, pixel_dtype=None):
+        """Returns batch ``index`` of an epoch order for the index-addressed faces (float32 images,
+        or integer pixels of ``pixel_dtype``, as :meth:`_decode_chunk`)."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"`index` must be an int. Received: index={index!r}")
         batches = len(self)
@@ -779,7 +808,7 @@ class ImageReader:
             raise IndexError(f"Batch index out of range [0, {batches}). Received: index={index}")
         start = index * self.batch_size
         stop = min(start + self.batch_size, len(order))
-        images, labels = self._decode_chunk(order[start:stop])
+        images, labels = self._decode_chunk(order[start:stop], pixel_dtype=pixel_dtype)
         missing = (stop - start) - len(images)
         if not missing:
             return images, labels
@@ -789,7 +818,9 @@ class ImageReader:
             if not missing:
                 break
             wrapped = position % len(order)
-            more_images, more_labels = self._decode_chunk(order[wrapped : wrapped + 1])
+            more_images, more_labels = self._decode_chunk(
+                order[wrapped : wrapped + 1], pixel_dtype=pixel_dtype
+            )
             position += 1
             if len(more_images):
                 extra_images.append(more_images)
@@ -804,13 +835,22 @@ class ImageReader:
         """Returns a ``tf.data.Dataset`` of ``(images, labels)`` batches with a declared signature.
 
         Each iteration of the dataset (each ``for`` loop, each ``fit`` epoch, each ``repeat``) reads
-        the next epoch of the reader (``reader.epoch`` advances). The batch dimension is static when
-        ``drop_remainder=True``. Auto-sharding is switched off (the reader shards itself with
-        ``num_shards``/``shard_index``), so the dataset can go straight to
-        ``strategy.experimental_distribute_dataset``.
+        the next epoch of the reader (``reader.epoch`` advances) and yields exactly ``len(reader)``
+        batches. The batch dimension is static when ``drop_remainder=True``. Auto-sharding is
+        switched off (the reader shards itself with ``num_shards``/``shard_index``), so the dataset
+        can go straight to ``strategy.experimental_distribute_dataset``.
+
+        Batches are index-addressed like the PyDataset face's (an unreadable file's slot is filled
+        with the next readable file after the batch) and decoded by TensorFlow's own threads,
+        ``num_threads`` batches at a time, in order. They cross into TensorFlow as integer pixels
+        (uint8, or uint16 when the first image has 16 bits per channel; four or two times fewer
+        bytes than float32) and are rescaled in the graph with the formula of the other faces,
+        ``(p - 127.5) / 127.5`` (or ``(p - 32767.5) / 32767.5``), so the values are bit-identical to
+        the iterator's. A 16-bit image in a data set whose first image is 8-bit raises an error
+        naming it; iterate the reader itself for mixed bit depths.
 
         Args:
-            prefetch: batches TensorFlow prefetches; None uses ``tf.data.AUTOTUNE``.
+            prefetch: batches TensorFlow keeps ready; None uses 2.
 
         Returns:
             A ``tf.data.Dataset`` with element spec ``(TensorSpec((B, H, W, C), float32),
@@ -818,17 +858,64 @@ class ImageReader:
         """
         import tensorflow as tf
 
-        prefetch = _check_positive_int(prefetch, "prefetch", allow_none=True)
+        prefetch = _check_positive_int(prefetch, "prefetch", allow_none=True) or 2
+        pixel_dtype = np.dtype(self._pixel_dtype())
         batch = self.batch_size if self.drop_remainder else None
-        signature = (
-            tf.TensorSpec((batch, *self.image_shape), tf.float32, name="images"),
-            tf.TensorSpec((batch,), tf.int32, name="labels"),
+        image_shape = self.image_shape
+        num_batches = len(self)
+        orders = _EpochOrders(self)
+        middle = np.float32(np.iinfo(pixel_dtype).max / 2)  # 127.5 or 32767.5, exact in float32
+        _init_decode_thread()
+
+        def start_epoch():
+            epoch = self.epoch
+            self.epoch = epoch + 1
+            return np.int64(epoch)
+
+        def pixel_batch(epoch, index):
+            return self._indexed_batch(orders.get(int(epoch)), int(index), pixel_dtype.type)
+
+        def load(epoch, index):
+            pixels, labels = tf.numpy_function(
+                pixel_batch, [epoch, index], [tf.as_dtype(pixel_dtype), tf.int32], stateful=False
+            )
+            pixels = tf.ensure_shape(pixels, (batch, *image_shape), name="pixels")
+            labels = tf.ensure_shape(labels, (batch,), name="labels")
+            return (tf.cast(pixels, tf.float32) - middle) / middle, labels
+
+        epochs = tf.data.Dataset.range(1).map(
+            lambda _: tf.numpy_function(start_epoch, [], tf.int64, stateful=True)
         )
-        dataset = tf.data.Dataset.from_generator(self.__iter__, output_signature=signature)
+        indices = epochs.flat_map(
+            lambda epoch: tf.data.Dataset.range(num_batches).map(lambda index: (epoch, index))
+        )
+        dataset = indices.map(load, num_parallel_calls=self.num_threads, deterministic=True)
+        dataset = dataset.prefetch(prefetch)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        dataset = dataset.with_options(options)
-        return dataset.prefetch(tf.data.AUTOTUNE if prefetch is None else prefetch)
+        # Parallelism and prefetching are set by the reader; with autotuning on, TensorFlow 2.21
+        # often held the end of each epoch for a further 1-2 s (benchmarks/bench_reader.py).
+        options.autotune.enabled = False
+        return dataset.with_options(options)
+
+
+class _EpochOrders:
+    """The reading orders of the last few epochs of a reader, computed once each (thread-safe)."""
+
+    def __init__(self, reader, keep=2):
+        self._reader = reader
+        self._keep = keep
+        self._orders = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, epoch):
+        with self._lock:
+            order = self._orders.get(epoch)
+            if order is None:
+                order = self._orders[epoch] = self._reader.epoch_indices(epoch)
+                while len(self._orders) > self._keep:
+                    self._orders.popitem(last=False)
+            return order
 
 
 _PY_DATASET_CLASS = None

@@ -399,6 +399,58 @@ def test_tf_dataset_face_shapes_and_dtypes(class_folder):
     assert len(list(static.as_tf_dataset())) == 2
 
 
+def _ramp_file(path, dtype):
+    """Writes an RGB PNG holding every value of ``dtype``'s range that fits 16x16x3 (a ramp)."""
+    top = np.iinfo(dtype).max
+    values = np.linspace(0, top, SIZE * SIZE * 3).round().astype(dtype).reshape(SIZE, SIZE, 3)
+    values.flat[:2] = (0, top)
+    if dtype == np.uint8:
+        values.flat[: 256] = np.arange(256)  # every 8-bit value, so the whole table is compared
+    cv2.imwrite(str(path), values)
+    return str(path)
+
+
+@pytest.mark.parametrize("depths", [(np.uint8,), (np.uint16,), (np.uint16, np.uint8)])
+def test_tf_dataset_values_are_bit_identical_to_the_iterator(tmp_path, depths):
+    paths = [_ramp_file(tmp_path / f"{i}.png", dtype) for i, dtype in enumerate(depths)]
+    reader = ImageReader.from_paths(paths, batch_size=len(paths), shuffle=False, seed=0)
+    (expected, _), = list(reader.iter_epoch(0))
+    (images, labels), = [(x.numpy(), y.numpy()) for x, y in reader.as_tf_dataset()]
+    assert images.dtype == np.float32 and labels.tolist() == [-1] * len(paths)
+    np.testing.assert_array_equal(images, expected)  # 8-bit carried as uint16 too (x 257)
+    assert images.min() == -1.0 and images.max() == 1.0
+
+
+def test_tf_dataset_names_a_sixteen_bit_file_among_eight_bit_ones(tmp_path):
+    paths = [_ramp_file(tmp_path / "a.png", np.uint8), _ramp_file(tmp_path / "b.png", np.uint16)]
+    reader = ImageReader.from_paths(paths, batch_size=2, shuffle=False, seed=0)
+    assert len(list(reader)[0][0]) == 2  # the numpy face reads mixed bit depths
+    with pytest.raises(Exception, match=r"b\.png has 16 bits per channel"):
+        list(reader.as_tf_dataset())
+
+
+def test_tf_dataset_reads_successive_epochs_in_the_iterators_order(class_folder):
+    reader = ImageReader.from_folder(class_folder, batch_size=4, seed=3, num_threads=2)
+    dataset = reader.as_tf_dataset()
+    for epoch in range(3):
+        ids, labels = [], []
+        for images, batch_labels in dataset:
+            ids += _identify(images.numpy())
+            labels += batch_labels.numpy().tolist()
+        assert (ids, labels) == _all_ids(reader, epoch)
+    assert reader.epoch == 3
+
+
+def test_tf_dataset_fills_unreadable_slots(tmp_path):
+    paths = [_grey_file(tmp_path / f"{i}.png", i) for i in range(4)]
+    (tmp_path / "bad.png").write_bytes(b"bad")
+    listed = paths[:1] + [str(tmp_path / "bad.png")] + paths[1:]
+    reader = ImageReader.from_paths(listed, batch_size=2, shuffle=False, seed=0)
+    batches = [_identify(x.numpy()) for x, _ in reader.as_tf_dataset()]
+    assert batches == [[0, 1], [1, 2], [3]]  # len(reader) batches, as the PyDataset face
+    assert reader.skipped == 1
+
+
 def test_tf_dataset_under_mirrored_strategy(class_folder):
     import tensorflow as tf
 
