@@ -2,11 +2,13 @@
 
 Both train the same DCGAN (same factories, same seed, non-saturating loss, Adam 2e-4/0.5, one
 generator step per discriminator step, no stabilisers) on the same in-memory images for the same
-number of steps after a warm-up (tracing) run, in alternating chunks so that both see the same
-load on a shared machine; the script prints images/s of each and the ratio
-ours / reference (>= 1.0 means ours is not slower).
+number of steps after a warm-up (tracing) run, in alternating chunks (who goes first alternates
+too) so that both see the same load on a shared machine. The script prints images/s of each and
+the ratio ours / reference (>= 1.0 means ours is not slower) as the median over rounds of the ratio
+within a round (robust to the machine's speed drifting), and the ratio of the medians.
+``--jit on|both`` compiles both loops with XLA (``jit_compile``) as well.
 
-    python benchmarks/bench_train.py [--image-size 32] [--batch-size 32] [--steps 30] [--rounds 5]
+    python benchmarks/bench_train.py [--image-size 32] [--batch-size 32] [--steps 30] [--rounds 8] [--jit both]
 """
 
 import argparse
@@ -68,42 +70,65 @@ def models(image_size):
     return generator, discriminator
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=30, help="steps per timed chunk")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating chunks of each; medians are reported")
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
+def measure(args, jit_compile):
+    """Returns the per-round images/s of the reference and of ours (chunks alternate)."""
     size, batch = args.image_size, args.batch_size
-    images = rng.uniform(-1, 1, (1024, size, size, 3)).astype(np.float32)
-
+    images = np.random.default_rng(0).uniform(-1, 1, (1024, size, size, 3)).astype(np.float32)
     generator, discriminator = models(size)
     reference = ReferenceGAN(generator, discriminator, 100)
     reference.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    reference.jit_compile = jit_compile
     dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=0).repeat()
     dataset = dataset.batch(batch, drop_remainder=True).prefetch(2)
-    ours = GANTrainer(lambda: models(size)[0], lambda: models(size)[1], strategy="default", seed=0)
+    # Autotuning off, as in ganaug's own pipeline: in TensorFlow 2.21 it often holds the teardown of
+    # an iterator (the end of every fit, i.e. of every timed chunk) for 1-3 s.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    dataset = dataset.with_options(options)
+    ours = GANTrainer(
+        lambda: models(size)[0], lambda: models(size)[1], strategy="default", jit_compile=jit_compile, seed=0
+    )
 
     # Warm-up (tracing) of both, then alternate timed chunks so that both see the same machine load.
     reference.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)
     ours.fit((images, None), batch_size=batch, steps=3, verbose=0)
     reference_rates, our_rates = [], []
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        reference.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
-        reference_rates.append(args.steps * batch / (time.perf_counter() - start))
-        start = time.perf_counter()
-        ours.fit((images, None), batch_size=batch, steps=int(ours.step.numpy()) + args.steps, verbose=0)
-        our_rates.append(args.steps * batch / (time.perf_counter() - start))
-    reference_rate, our_rate = float(np.median(reference_rates)), float(np.median(our_rates))
-    print(f"DCGAN {size}px, batch {batch}, CPU; {args.rounds} alternating chunks of {args.steps} steps, medians")
-    print(f"reference (keras.Model train_step + fit): {reference_rate:8.1f} images/s  "
+    for index in range(args.rounds):
+        for who in (("reference", "ours") if index % 2 == 0 else ("ours", "reference")):
+            start = time.perf_counter()
+            if who == "reference":
+                reference.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
+                reference_rates.append(args.steps * batch / (time.perf_counter() - start))
+            else:
+                ours.fit((images, None), batch_size=batch, steps=int(ours.step.numpy()) + args.steps, verbose=0)
+                our_rates.append(args.steps * batch / (time.perf_counter() - start))
+    return reference_rates, our_rates
+
+
+def report(label, reference_rates, our_rates):
+    ratios = [o / r for o, r in zip(our_rates, reference_rates)]
+    print(f"{label}")
+    print(f"  reference (keras.Model train_step + fit): median {np.median(reference_rates):7.1f} images/s  "
           f"(chunks: {', '.join(f'{v:.0f}' for v in reference_rates)})")
-    print(f"ganaug GANTrainer.fit:                     {our_rate:8.1f} images/s  "
+    print(f"  ganaug GANTrainer.fit:                     median {np.median(our_rates):7.1f} images/s  "
           f"(chunks: {', '.join(f'{v:.0f}' for v in our_rates)})")
-    print(f"ratio ours / reference: {our_rate / reference_rate:.2f}")
+    print(f"  ratio ours / reference: median of paired chunks {np.median(ratios):.2f} "
+          f"[{min(ratios):.2f}-{max(ratios):.2f}], ratio of medians "
+          f"{np.median(our_rates) / np.median(reference_rates):.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=30, help="steps per timed chunk")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating chunks of each; medians are reported")
+    parser.add_argument("--jit", choices=("off", "on", "both"), default="off", help="XLA for both loops")
+    args = parser.parse_args()
+    print(f"DCGAN {args.image_size}px, batch {args.batch_size}, CPU; {args.rounds} rounds of one chunk of "
+          f"{args.steps} steps each, alternating which goes first")
+    for jit_compile in {"off": [False], "on": [True], "both": [False, True]}[args.jit]:
+        report(f"XLA {'on' if jit_compile else 'off'} (both loops):", *measure(args, jit_compile))
 
 
 if __name__ == "__main__":

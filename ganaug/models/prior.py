@@ -9,6 +9,12 @@ import numpy as np
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 
+#: The algorithm of every stateless TensorFlow random draw in training and export. Named, not
+#: ``"auto_select"`` (which lets each device pick), so the noise of a seed does not depend on where
+#: it is drawn. XLA-compiled code is the exception TensorFlow leaves: it maps the same key to other
+#: numbers, so a ``jit_compile=True`` run is reproducible but draws a different stream.
+RNG_ALG = "philox"
+
 
 def validate_distribution(distribution):
     """Returns ``distribution`` if it names a known prior, else raises ValueError."""

@@ -125,9 +125,13 @@ class TrainingData:
 
         dataset = tf.data.Dataset.range(int(start_step), np.iinfo(np.int64).max)
         dataset = dataset.map(batch_indices).unbatch().batch(per_replica, drop_remainder=True)
-        dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(gather, num_parallel_calls=2)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        # Fixed parallelism instead of autotuning: with autotuning on, TensorFlow 2.21 often held
+        # the release of the pipeline (the end of every fit) for a further 1-3 s
+        # (benchmarks/bench_train.py showed chunks pinned at 1/2 and 1/4 of the speed).
+        options.autotune.enabled = False
         return dataset.with_options(options).prefetch(2)
 
 

@@ -11,6 +11,8 @@ device.
 
 import tensorflow as tf
 
+from ganaug.models.prior import RNG_ALG as _RNG_ALG
+
 POLICIES = ("color", "translation", "cutout")
 
 
@@ -41,7 +43,9 @@ def _slice(values, batch_offset, batch_size):
 
 
 def _uniform(shape, seed, index):
-    return tf.random.stateless_uniform(shape, seed=tf.random.experimental.stateless_fold_in(seed, index))
+    return tf.random.stateless_uniform(
+        shape, seed=tf.random.experimental.stateless_fold_in(seed, index), alg=_RNG_ALG
+    )
 
 
 def diff_augment(images, *, policy=POLICIES, seed, batch_offset=0, global_batch_size=None):

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganaug.models.prior import RNG_ALG as _RNG_ALG
 from ganaug.models.prior import validate_distribution
 from ganaug.runs import create_run_dir, model_path, update_metrics, write_config
 from ganaug.training import checkpointing, distribute, losses
@@ -126,7 +127,9 @@ class GANTrainer:
             when None.
         mixed_precision: build the models (from builders) under ``"mixed_float16"`` and wrap both
             optimisers in ``keras.optimizers.LossScaleOptimizer``.
-        jit_compile: compile the per-replica step with XLA.
+        jit_compile: compile the per-replica step with XLA. The run is reproducible from its seed,
+            but XLA turns the seeds into other noise than the plain step does, so it does not
+            repeat a ``jit_compile=False`` run draw for draw (``ganaug.models.prior.RNG_ALG``).
         strategy: ``"auto"``, ``"default"``, ``"mirrored"``, ``"multiworker"`` or a strategy.
         seed: seed of all training randomness (noise, data order, sample grid).
 
@@ -293,11 +296,16 @@ class GANTrainer:
         replicas = context.num_replicas_in_sync
         replica = context.replica_id_in_sync_group
         local = tf.shape(images)[0]
-        sizes = context.all_reduce(
-            tf.distribute.ReduceOp.SUM, tf.one_hot(replica, replicas) * tf.cast(local, tf.float32)
-        )
-        global_size = tf.cast(tf.reduce_sum(sizes), tf.int32)
-        offset = tf.cast(tf.reduce_sum(sizes * tf.cast(tf.range(replicas) < replica, tf.float32)), tf.int32)
+        if replicas == 1:  # nothing to exchange (a collective here costs a little on every step)
+            global_size, offset = local, tf.constant(0)
+        else:
+            sizes = context.all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.one_hot(replica, replicas) * tf.cast(local, tf.float32)
+            )
+            global_size = tf.cast(tf.reduce_sum(sizes), tf.int32)
+            offset = tf.cast(
+                tf.reduce_sum(sizes * tf.cast(tf.range(replicas) < replica, tf.float32)), tf.int32
+            )
         images = tf.cast(images, tf.float32)
         labels = tf.cast(labels, tf.int32)
         noise_stddev = self.instance_noise_stddev(step)
@@ -308,16 +316,17 @@ class GANTrainer:
         def latents(seed):
             shape = tf.stack([global_size, self.latent_dim])
             if self.latent_distribution == "uniform":
-                values = tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0)
+                values = tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0, alg=_RNG_ALG)
             else:
-                values = tf.random.stateless_normal(shape, seed)
+                values = tf.random.stateless_normal(shape, seed, alg=_RNG_ALG)
             return local_slice(values)
 
         def fake_labels(seed):
             if not self.conditional:
                 return tf.zeros([local], tf.int32)
             values = tf.random.stateless_uniform(
-                tf.reshape(global_size, [1]), seed, minval=0, maxval=self.num_classes, dtype=tf.int32
+                tf.reshape(global_size, [1]), seed, minval=0, maxval=self.num_classes, dtype=tf.int32,
+                alg=_RNG_ALG,
             )
             return local_slice(values)
 
@@ -325,7 +334,7 @@ class GANTrainer:
             batch = tf.cast(batch, tf.float32)
             if self.instance_noise:
                 shape = tf.concat([tf.reshape(global_size, [1]), tf.shape(batch)[1:]], 0)
-                batch = batch + noise_stddev * local_slice(tf.random.stateless_normal(shape, seed_noise))
+                batch = batch + noise_stddev * local_slice(tf.random.stateless_normal(shape, seed_noise, alg=_RNG_ALG))
             if self.diffaugment:
                 batch = diff_augment(
                     batch, policy=self.diffaugment, seed=seed_augment, batch_offset=offset, global_batch_size=global_size
@@ -350,10 +359,13 @@ class GANTrainer:
                 return 0.0
             return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in model.losses]))
 
-        def apply(optimizer, tape, loss, variables):
-            scaled = optimizer.scale_loss(loss) if self.mixed_precision else loss
-            gradients = tape.gradient(scaled, variables)
-            optimizer.apply(gradients, variables)
+        def objective(optimizer, loss):
+            # Mixed precision: the loss is scaled while the tape records, so that backpropagation
+            # runs on scaled values (no float16 underflow); LossScaleOptimizer.apply unscales.
+            return optimizer.scale_loss(loss) if self.mixed_precision else loss
+
+        def apply(optimizer, tape, objective_value, variables):
+            optimizer.apply(tape.gradient(objective_value, variables), variables)
 
         # ---- discriminator update
         z = latents(seeds[:, 0])
@@ -375,7 +387,7 @@ class GANTrainer:
                     real_logits, fake_logits, loss=self.loss, label_smoothing=self.label_smoothing
                 )
             if self.loss == "wasserstein" and self.gradient_penalty_weight:
-                factors = local_slice(tf.random.stateless_uniform(tf.reshape(global_size, [1]), seeds[:, 4]))
+                factors = local_slice(tf.random.stateless_uniform(tf.reshape(global_size, [1]), seeds[:, 4], alg=_RNG_ALG))
 
                 def critic(batch):
                     return discriminate(batch, labels)[0]
@@ -384,7 +396,8 @@ class GANTrainer:
                     critic, real_inputs, fake_inputs, factors
                 )
             d_loss = average(per_example) + regularisation(self.discriminator)
-        apply(self.discriminator_optimizer, tape, d_loss, d_variables)
+            d_objective = objective(self.discriminator_optimizer, d_loss)
+        apply(self.discriminator_optimizer, tape, d_objective, d_variables)
         metrics = {
             "d_loss": d_loss,
             "d_real": tf.reduce_sum(tf.sigmoid(real_logits)) / tf.cast(global_size, tf.float32),
@@ -409,7 +422,8 @@ class GANTrainer:
                 else:
                     per_example = losses.generator_loss(fake_logits, loss=self.loss)
                 g_loss = average(per_example) + regularisation(self.generator)
-            apply(self.generator_optimizer, tape, g_loss, g_variables)
+                g_objective = objective(self.generator_optimizer, g_loss)
+            apply(self.generator_optimizer, tape, g_objective, g_variables)
         metrics["g_loss"] = g_loss
         if self.family == "acgan":
             metrics["fake_class_accuracy"] = _accuracy_sum(fake_classes, y_fake) / tf.cast(global_size, tf.float32)
