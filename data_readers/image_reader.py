@@ -831,7 +831,7 @@ class ImageReader:
         return np.concatenate(extra_images), np.concatenate(extra_labels)
 
     # ------------------------------------------------------------------ face 3: tf.data
-    def as_tf_dataset(self, *, prefetch=None):
+    def as_tf_dataset(self, *, prefetch=None, skip_batches=0):
         """Returns a ``tf.data.Dataset`` of ``(images, labels)`` batches with a declared signature.
 
         Each iteration of the dataset (each ``for`` loop, each ``fit`` epoch, each ``repeat``) reads
@@ -851,18 +851,34 @@ class ImageReader:
 
         Args:
             prefetch: batches TensorFlow keeps ready; None uses 2.
+            skip_batches: the first iteration of the dataset starts at this batch of its epoch,
+                without decoding the batches before it (a resumed training run); later
+                iterations read whole epochs. In ``[0, len(reader))``.
 
         Returns:
             A ``tf.data.Dataset`` with element spec ``(TensorSpec((B, H, W, C), float32),
             TensorSpec((B,), int32))``, ``B`` = ``batch_size`` or None.
+
+        Raises:
+            ValueError: for a bad ``prefetch`` or ``skip_batches``.
         """
         import tensorflow as tf
 
         prefetch = _check_positive_int(prefetch, "prefetch", allow_none=True) or 2
+        num_batches = len(self)
+        if (
+            isinstance(skip_batches, bool)
+            or not isinstance(skip_batches, (int, np.integer))
+            or not 0 <= skip_batches < num_batches
+        ):
+            raise ValueError(
+                f"`skip_batches` must be an int in [0, len(reader)={num_batches}). "
+                f"Received: skip_batches={skip_batches!r}"
+            )
+        first_batch = [int(skip_batches)]  # used by the first iteration only
         pixel_dtype = np.dtype(self._pixel_dtype())
         batch = self.batch_size if self.drop_remainder else None
         image_shape = self.image_shape
-        num_batches = len(self)
         orders = _EpochOrders(self)
         middle = np.float32(np.iinfo(pixel_dtype).max / 2)  # 127.5 or 32767.5, exact in float32
         _init_decode_thread()
@@ -870,7 +886,8 @@ class ImageReader:
         def start_epoch():
             epoch = self.epoch
             self.epoch = epoch + 1
-            return np.int64(epoch)
+            start, first_batch[0] = first_batch[0], 0
+            return np.int64(epoch), np.int64(start)
 
         def pixel_batch(epoch, index):
             return self._indexed_batch(orders.get(int(epoch)), int(index), pixel_dtype.type)
@@ -884,10 +901,12 @@ class ImageReader:
             return (tf.cast(pixels, tf.float32) - middle) / middle, labels
 
         epochs = tf.data.Dataset.range(1).map(
-            lambda _: tf.numpy_function(start_epoch, [], tf.int64, stateful=True)
+            lambda _: tuple(tf.numpy_function(start_epoch, [], [tf.int64, tf.int64], stateful=True))
         )
         indices = epochs.flat_map(
-            lambda epoch: tf.data.Dataset.range(num_batches).map(lambda index: (epoch, index))
+            lambda epoch, start: tf.data.Dataset.range(start, num_batches).map(
+                lambda index: (epoch, index)
+            )
         )
         dataset = indices.map(load, num_parallel_calls=self.num_threads, deterministic=True)
         dataset = dataset.prefetch(prefetch)

@@ -451,6 +451,18 @@ def test_tf_dataset_fills_unreadable_slots(tmp_path):
     assert reader.skipped == 1
 
 
+def test_tf_dataset_skip_batches_starts_only_the_first_epoch_later(class_folder):
+    reader = ImageReader.from_folder(class_folder, batch_size=2, seed=5)  # 9 files: 5 batches
+    expected = [_all_ids(reader, epoch)[0] for epoch in (0, 1)]
+    dataset = reader.as_tf_dataset(skip_batches=3)
+    first = sum((_identify(x.numpy()) for x, _ in dataset), [])
+    second = sum((_identify(x.numpy()) for x, _ in dataset), [])
+    assert first == expected[0][6:] and second == expected[1]
+    for bad in (5, -1, 1.0):
+        with pytest.raises(ValueError, match="skip_batches"):
+            reader.as_tf_dataset(skip_batches=bad)
+
+
 def test_tf_dataset_under_mirrored_strategy(class_folder):
     import tensorflow as tf
 

@@ -7,7 +7,10 @@ import pytest
 import tensorflow as tf
 
 from _gan_test_models import tiny_discriminator, tiny_generator, tiny_images, weights_of
+from data_readers.decode import write_image
+from data_readers.image_reader import ImageReader
 from ganaug.training import GANTrainer, checkpointing
+from ganaug.training.data import TrainingData
 
 
 def _trainer():
@@ -52,3 +55,19 @@ def test_resumed_run_matches_uninterrupted_run_and_survives_damaged_checkpoints(
     latest = tf.train.latest_checkpoint(str(checkpoints))
     assert latest.endswith("ckpt-6") and checkpointing.is_complete(latest)
     assert os.path.isfile(run / "generator.keras")
+
+
+def test_a_reader_resumes_at_the_step_without_replaying_it(tmp_path):
+    paths = [write_image(tmp_path / f"{i}.png", np.full((4, 4, 3), i * 20, np.uint8)) for i in range(10)]
+
+    def batches(start_step, count):
+        reader = ImageReader.from_paths(paths, batch_size=3, drop_remainder=True, seed=2)  # 3 per epoch
+        data = TrainingData(reader)
+        iterator = iter(data.distributed(tf.distribute.get_strategy(), start_step=start_step))
+        ids = [np.rint(next(iterator)[0].numpy()[:, 0, 0, 0] * 127.5 + 127.5).astype(int).tolist() for _ in range(count)]
+        return ids, reader.epoch
+
+    uninterrupted, _ = batches(0, 8)
+    resumed, epoch = batches(5, 3)  # step 5 is batch 2 of epoch 1
+    assert resumed == uninterrupted[5:]
+    assert epoch >= 2  # it jumped to epoch 1 instead of reading epoch 0 again

@@ -3,7 +3,9 @@
 Numpy arrays get an index-based pipeline: element ``i`` of the endless stream is image
 ``index_shuffle(i mod n, seed=[seed, epoch])``. So the order is a pure function of the seed, and a
 resumed run starts exactly at the step where the previous one stopped without replaying data.
-Readers and ``tf.data`` datasets are repeated and, on resume, skip the batches already used.
+An ImageReader resumes at the epoch and batch of the step without decoding the batches already
+used (``as_tf_dataset(skip_batches=...)``); other ``tf.data`` datasets are repeated and, on resume,
+skip (read and drop) the batches already used.
 """
 
 import numpy as np
@@ -92,13 +94,17 @@ class TrainingData:
             return strategy.distribute_datasets_from_function(
                 lambda context: self._array_pipeline(context, start_step)
             )
-        if self.kind == "reader":
-            dataset = self.reader.as_tf_dataset()
+        if self.kind == "reader" and start_step and self.steps_per_epoch and hasattr(self.reader, "set_epoch"):
+            # An ImageReader: jump to the epoch and batch of start_step without decoding the
+            # batches already used (its epochs have exactly len(reader) batches).
+            epochs, batch = divmod(start_step, self.steps_per_epoch)
+            self.reader.set_epoch(self.reader.epoch + epochs)
+            dataset = self.reader.as_tf_dataset(skip_batches=batch).map(_as_pair).repeat()
         else:
-            dataset = self.dataset
-        dataset = dataset.map(_as_pair).repeat()
-        if start_step:
-            dataset = dataset.skip(start_step)
+            dataset = self.reader.as_tf_dataset() if self.kind == "reader" else self.dataset
+            dataset = dataset.map(_as_pair).repeat()
+            if start_step:
+                dataset = dataset.skip(start_step)
         return strategy.experimental_distribute_dataset(dataset)
 
     def _array_pipeline(self, context, start_step):
