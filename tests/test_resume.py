@@ -71,3 +71,22 @@ def test_a_reader_resumes_at_the_step_without_replaying_it(tmp_path):
     resumed, epoch = batches(5, 3)  # step 5 is batch 2 of epoch 1
     assert resumed == uninterrupted[5:]
     assert epoch >= 2  # it jumped to epoch 1 instead of reading epoch 0 again
+
+
+def test_arrays_pipeline_is_built_once_and_restarts_at_any_step():
+    images = tiny_images(24)
+    strategy = tf.distribute.get_strategy()
+
+    def first_batches(data, start_step, count=4):
+        iterator = iter(data.distributed(strategy, start_step=start_step))
+        return [next(iterator)[0].numpy() for _ in range(count)]
+
+    reused = TrainingData((images, None), batch_size=8, seed=1)
+    uninterrupted = first_batches(reused, 0, count=7)
+    for start_step in (3, 1, 0):  # the same built dataset, restarted at other steps
+        np.testing.assert_array_equal(np.stack(first_batches(reused, start_step)), np.stack(uninterrupted[start_step:start_step + 4]))
+    fresh = TrainingData((images, None), batch_size=8, seed=1)
+    np.testing.assert_array_equal(np.stack(first_batches(fresh, 3)), np.stack(uninterrupted[3:7]))
+    assert reused.same_arrays((images, None), 8) and not reused.same_arrays((images, None), 4)
+    images[0] += 1.0  # changed in place: the built pipeline must not be reused
+    assert not reused.same_arrays((images, None), 8)

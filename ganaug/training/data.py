@@ -8,6 +8,8 @@ used (``as_tf_dataset(skip_batches=...)``); other ``tf.data`` datasets are repea
 skip (read and drop) the batches already used.
 """
 
+import zlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -79,6 +81,9 @@ class TrainingData:
                     f"Received: batch_size={batch_size}"
                 )
             self.batch_size = int(batch_size)
+            self._source = (images, labels)
+            self._distributed = self._start = None
+            self._built_fingerprint = self._fingerprint()
             self.image_shape = self.images.shape[1:]
             self.steps_per_epoch = len(self.images) // self.batch_size
             self.description = f"numpy arrays {self.images.shape}"
@@ -91,9 +96,11 @@ class TrainingData:
     def distributed(self, strategy, *, start_step=0):
         """Returns an iterable of distributed ``(images, labels)`` batches starting at ``start_step``."""
         if self.kind == "arrays":
-            return strategy.distribute_datasets_from_function(
-                lambda context: self._array_pipeline(context, start_step)
-            )
+            if self._distributed is None or self._distributed[0] is not strategy:
+                self._start = tf.Variable(0, dtype=tf.int64, trainable=False, name="start_step")
+                self._distributed = (strategy, strategy.distribute_datasets_from_function(self._array_pipeline))
+            self._start.assign(int(start_step))  # read by the iterator that the caller starts next
+            return self._distributed[1]
         if self.kind == "reader" and start_step and self.steps_per_epoch and hasattr(self.reader, "set_epoch"):
             # An ImageReader: jump to the epoch and batch of start_step without decoding the
             # batches already used (its epochs have exactly len(reader) batches).
@@ -107,8 +114,27 @@ class TrainingData:
                 dataset = dataset.skip(start_step)
         return strategy.experimental_distribute_dataset(dataset)
 
-    def _array_pipeline(self, context, start_step):
-        """Per-input-pipeline dataset of per-replica batches, in global-batch order."""
+    def same_arrays(self, data, batch_size):
+        """Returns whether ``data`` and ``batch_size`` are this object's arrays (the same objects,
+        unchanged since) and batch size, so that its built pipeline can be reused: a later ``fit``
+        on the same arrays then only starts a new iterator."""
+        return (
+            self.kind == "arrays"
+            and isinstance(data, (tuple, list))
+            and len(data) == 2
+            and data[0] is self._source[0]
+            and data[1] is self._source[1]
+            and batch_size == self.batch_size
+            and self._fingerprint() == self._built_fingerprint
+        )
+
+    def _fingerprint(self):
+        labels = b"" if self.labels is None else self.labels.tobytes()
+        return zlib.crc32(labels, zlib.crc32(memoryview(np.ascontiguousarray(self.images)).cast("B")))
+
+    def _array_pipeline(self, context):
+        """Per-input-pipeline dataset of per-replica batches, in global-batch order, starting at
+        step ``self._start`` (read when an iterator starts, so the dataset is built only once)."""
         per_replica = context.get_per_replica_batch_size(self.batch_size)
         replicas_per_pipeline = context.num_replicas_in_sync // context.num_input_pipelines
         count = len(self.images)
@@ -118,19 +144,22 @@ class TrainingData:
         labels = tf.constant(self.labels if self.labels is not None else np.zeros(count, np.int32))
         pipeline_offset = context.input_pipeline_id * replicas_per_pipeline * per_replica
         batch_size = self.batch_size
+        start = self._start
 
-        def batch_indices(step):
+        def batch_indices(index):
+            step = index + start.read_value()
             epoch = step // steps_per_epoch
             position = (step % steps_per_epoch) * batch_size + pipeline_offset
             positions = position + tf.range(replicas_per_pipeline * per_replica, dtype=tf.int64)
             seeds = tf.stack([tf.cast(seed, tf.int64), epoch])
-            return tf.random.experimental.index_shuffle(positions, seeds, count - 1)
+            indices = tf.random.experimental.index_shuffle(positions, seeds, count - 1)
+            return tf.reshape(indices, [replicas_per_pipeline, per_replica])  # one row per replica
 
         def gather(indices):
             return tf.gather(images, indices), tf.gather(labels, indices)
 
-        dataset = tf.data.Dataset.range(int(start_step), np.iinfo(np.int64).max)
-        dataset = dataset.map(batch_indices).unbatch().batch(per_replica, drop_remainder=True)
+        dataset = tf.data.Dataset.range(np.iinfo(np.int64).max)
+        dataset = dataset.map(batch_indices).unbatch()  # the replicas' index rows, in order
         dataset = dataset.map(gather, num_parallel_calls=2)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

@@ -209,6 +209,7 @@ class GANTrainer:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.rng = tf.random.Generator.from_seed(self.seed)
         self._train_function = None
+        self._training_data = None
 
     # ----------------------------------------------------------------------------- construction
     def _build_models(self, generator, discriminator):
@@ -536,7 +537,10 @@ class GANTrainer:
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}")
         if resume and run_dir is None:
             raise ValueError("`resume=True` needs a `run_dir`. Received: run_dir=None")
-        training_data = TrainingData(data, batch_size=batch_size, seed=self.seed)
+        training_data = self._training_data
+        if training_data is None or not training_data.same_arrays(data, batch_size):
+            # (a later fit on the same, unchanged arrays reuses the traced input pipeline)
+            training_data = self._training_data = TrainingData(data, batch_size=batch_size, seed=self.seed)
         if training_data.image_shape and None not in training_data.image_shape:
             if tuple(training_data.image_shape) != self.image_shape:
                 raise ValueError(
