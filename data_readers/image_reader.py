@@ -339,7 +339,6 @@ class ImageReader:
         self._skipped_set = set()
         self._skip_lock = threading.Lock()
         self.epoch = 0
-        self._transport_dtype = None
         self._fixed_size = normalize_image_size(image_size)
         self._image_hw = self._fixed_size or self._first_image_size()
 
@@ -652,12 +651,6 @@ class ImageReader:
     def _first_image_size(self):
         return tuple(self._first_pixels("`image_size`").shape[:2])
 
-    def _pixel_dtype(self):
-        """Returns the integer dtype (uint8 or uint16) the tf.data face carries its pixels in."""
-        if self._transport_dtype is None:
-            self._transport_dtype = self._first_pixels("the bit depth").dtype
-        return self._transport_dtype
-
     def _decode_chunk(self, indices, arrays=None, pixel_dtype=None):
         """Decodes files into a batch array (new, or recycled from ``arrays``); returns
         ``(images, labels)`` of the readable ones, in order.
@@ -876,7 +869,7 @@ class ImageReader:
                 f"Received: skip_batches={skip_batches!r}"
             )
         first_batch = [int(skip_batches)]  # used by the first iteration only
-        pixel_dtype = np.dtype(self._pixel_dtype())
+        pixel_dtype = self._first_pixels("the bit depth").dtype  # uint8 or uint16, carried across
         batch = self.batch_size if self.drop_remainder else None
         image_shape = self.image_shape
         orders = _EpochOrders(self)

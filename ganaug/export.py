@@ -28,8 +28,7 @@ import tempfile
 import numpy as np
 
 from ganaug import __version__
-from ganaug.models.prior import RNG_ALG as _RNG_ALG
-from ganaug.models.prior import validate_distribution
+from ganaug.models.prior import stateless_latents, validate_distribution
 from ganaug.runs import load_run_model, read_config, read_metrics, write_json_atomic
 
 MODEL_CARD_FILE = "model_card.json"
@@ -97,10 +96,7 @@ def export_generator(
 
     def sample(num_images, seed):
         shape = tf.stack([num_images, latent_dim])
-        seeds = tf.stack([seed, tf.constant(0, tf.int64)])
-        if latent_distribution == "uniform":
-            return tf.random.stateless_uniform(shape, seeds, minval=-1.0, maxval=1.0, alg=_RNG_ALG)
-        return tf.random.stateless_normal(shape, seeds, alg=_RNG_ALG)
+        return stateless_latents(shape, tf.stack([seed, tf.constant(0, tf.int64)]), latent_distribution)
 
     archive = _new_archive(generator)
     latent_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="latent")

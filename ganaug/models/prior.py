@@ -16,6 +16,26 @@ LATENT_DISTRIBUTIONS = ("normal", "uniform")
 RNG_ALG = "philox"
 
 
+def stateless_latents(shape, seed, distribution):
+    """Returns a TensorFlow draw of latent codes from the prior, a pure function of ``seed``.
+
+    The graph-side twin of :func:`sample_latent`, for training steps and exported signatures.
+
+    Args:
+        shape: ``(num_codes, latent_dim)``, a tensor or a sequence.
+        seed: an int tensor of shape ``(2,)``.
+        distribution: ``"normal"`` or ``"uniform"`` (U[-1, 1]).
+
+    Returns:
+        A float32 tensor of ``shape``.
+    """
+    import tensorflow as tf  # only callers that build graphs need it
+
+    if validate_distribution(distribution) == "uniform":
+        return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0, alg=RNG_ALG)
+    return tf.random.stateless_normal(shape, seed, alg=RNG_ALG)
+
+
 def validate_distribution(distribution):
     """Returns ``distribution`` if it names a known prior, else raises ValueError."""
     if distribution not in LATENT_DISTRIBUTIONS:

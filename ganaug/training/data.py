@@ -129,8 +129,12 @@ class TrainingData:
         )
 
     def _fingerprint(self):
-        labels = b"" if self.labels is None else self.labels.tobytes()
-        return zlib.crc32(labels, zlib.crc32(memoryview(np.ascontiguousarray(self.images)).cast("B")))
+        """CRC of the caller's arrays (``self.images`` is a float32 copy when they were not)."""
+        crc = 0
+        for array in self._source:
+            if array is not None:
+                crc = zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"), crc)
+        return crc
 
     def _array_pipeline(self, context):
         """Per-input-pipeline dataset of per-replica batches, in global-batch order, starting at

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganaug.models.prior import RNG_ALG as _RNG_ALG
-from ganaug.models.prior import validate_distribution
+from ganaug.models.prior import stateless_latents, validate_distribution
 from ganaug.runs import create_run_dir, model_path, update_metrics, write_config
 from ganaug.training import checkpointing, distribute, losses
 from ganaug.training.data import TrainingData
@@ -316,11 +316,7 @@ class GANTrainer:
 
         def latents(seed):
             shape = tf.stack([global_size, self.latent_dim])
-            if self.latent_distribution == "uniform":
-                values = tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0, alg=_RNG_ALG)
-            else:
-                values = tf.random.stateless_normal(shape, seed, alg=_RNG_ALG)
-            return local_slice(values)
+            return local_slice(stateless_latents(shape, seed, self.latent_distribution))
 
         def fake_labels(seed):
             if not self.conditional:
