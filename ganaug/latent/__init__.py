@@ -10,16 +10,21 @@
 * ``perturb``: z + N(0, sigma^2 I) (Klang & Carlberg eq. 42).
 * ``class_direction`` / ``direction_from_pair`` / ``edit`` / ``separation_score``: directions
   (Saboo et al.).
+* ``latent_direction``: a direction with its held-out separation, cross-validated AUC and
+  permutation null next to the in-sample figure (``WeakDirectionWarning`` when it does not beat
+  the null).
 """
 
 from ganaug.latent.arithmetic import LatentCode, codes_from_array, mean_code, stack_codes
 from ganaug.latent.class_inversion import ClassInversion, invert_class, swapped_labels
 from ganaug.latent.directions import (
     LatentDirection,
+    WeakDirectionWarning,
     class_direction,
     direction_from_image_pair,
     direction_from_pair,
     edit,
+    latent_direction,
     projections,
     separation_score,
 )
@@ -50,6 +55,7 @@ __all__ = [
     "LatentCode",
     "LatentDirection",
     "THESIS_SIGMA",
+    "WeakDirectionWarning",
     "class_direction",
     "codes_from_array",
     "direction_from_image_pair",
@@ -58,6 +64,7 @@ __all__ = [
     "encode",
     "generate_images",
     "latent_dim_of",
+    "latent_direction",
     "interpolate_codes",
     "interpolate_images",
     "interpolate_labels",
