@@ -21,7 +21,13 @@ Formats:
   ``properties.classification.name`` (QuPath) or else ``properties.name``.
 
 Groups are matched against ``group_labels`` exactly, then case-insensitively; an annotation whose
-group is not in the mapping gets ``label=None`` and is ignored by the patch extractor.
+group is not in the mapping gets ``label=None``. The patch extractor refuses such annotations
+(`check_groups`: an unmapped group is never silently "normal"); map the group to ``"tumor"`` or
+``"exclude"``, or to ``"ignore"`` to skip it on purpose.
+
+Slide bounds: a vertex a little outside the slide (drawing tools let a polygon run past the edge)
+is clipped to it; an annotation reaching far outside (more than ``tolerance``) is an error, since
+it usually belongs to another slide (`clip_annotations`).
 """
 
 import dataclasses
@@ -41,6 +47,10 @@ DEFAULT_GROUP_LABELS = {
     "Exclusion": "exclude",
 }
 """Annotation group -> label used when ``group_labels`` is not given (CAMELYON16/17 and QuPath)."""
+
+TUMOR_LABEL, EXCLUDE_LABEL, IGNORE_LABEL = "tumor", "exclude", "ignore"
+REGION_LABELS = (TUMOR_LABEL, EXCLUDE_LABEL, IGNORE_LABEL)
+"""The labels a group can map to for patch extraction; ``"ignore"`` skips the group's annotations."""
 
 _ASAP_REGION_TYPES = {"polygon", "spline", "rectangle"}
 _ASAP_POINT_TYPES = {"dot", "pointset"}
@@ -316,26 +326,89 @@ def read_annotations(path, *, group_labels=None):
     )
 
 
-def check_annotations_within(annotations, dimensions, *, source=""):
-    """Raises if any annotation has a vertex outside the slide.
+def default_tolerance(dimensions):
+    """The clipping tolerance of `clip_annotations`: 1 % of the slide's longer side, at least 2 px."""
+    return max(2.0, 0.01 * max(dimensions))
+
+
+def check_annotations_within(annotations, dimensions, *, source="", tolerance=None):
+    """Raises if any annotation reaches further outside the slide than ``tolerance``.
 
     Args:
         annotations: list of `Annotation`.
         dimensions: the slide's level-0 ``(width, height)``.
         source: the annotation file, quoted in the message.
+        tolerance: level-0 pixels a vertex may lie outside ``[0, width] x [0, height]``;
+            `default_tolerance` when None, 0 for none.
 
     Raises:
-        ValueError: naming the first annotation with a vertex outside ``[0, width] x [0, height]``.
+        ValueError: naming the first annotation with a vertex further outside.
     """
     width, height = dimensions
+    tolerance = default_tolerance(dimensions) if tolerance is None else float(tolerance)
     for annotation in annotations:
         x_min, y_min, x_max, y_max = annotation.bounds
-        if x_min < 0 or y_min < 0 or x_max > width or y_max > height:
+        beyond = max(-x_min, -y_min, x_max - width, y_max - height)
+        if beyond > tolerance:
             where = f" in {source}" if source else ""
             raise ValueError(
                 f"Annotation {annotation.name!r}{where} lies outside the slide: its bounds "
-                f"({x_min:g}, {y_min:g})-({x_max:g}, {y_max:g}) exceed the level-0 size {width}x{height}."
+                f"({x_min:g}, {y_min:g})-({x_max:g}, {y_max:g}) exceed the level-0 size {width}x{height} "
+                f"by {beyond:g} px (vertices up to {tolerance:g} px outside are clipped); is it this "
+                "slide's annotation file?"
             )
+
+
+def clip_annotations(annotations, dimensions, *, source="", tolerance=None):
+    """Returns the annotations with every vertex clipped to the slide ``[0, width] x [0, height]``.
+
+    Vertices up to ``tolerance`` outside (e.g. 0.5 px past the edge) are moved onto the edge;
+    anything further raises (see `check_annotations_within`).
+
+    Returns:
+        A list of `Annotation` (the same objects when nothing needed clipping).
+    """
+    check_annotations_within(annotations, dimensions, source=source, tolerance=tolerance)
+    width, height = dimensions
+    low, high = np.zeros(2), np.array([width, height], dtype=np.float64)
+    clipped = []
+    for annotation in annotations:
+        x_min, y_min, x_max, y_max = annotation.bounds
+        if x_min >= 0 and y_min >= 0 and x_max <= width and y_max <= height:
+            clipped.append(annotation)
+            continue
+        polygons = tuple((np.clip(exterior, low, high), tuple(np.clip(hole, low, high) for hole in holes))
+                         for exterior, holes in annotation.polygons)
+        clipped.append(dataclasses.replace(annotation, polygons=polygons))
+    return clipped
+
+
+def check_groups(annotations, *, source=""):
+    """Raises if any annotation's group maps to no label (``label is None``).
+
+    The message lists the groups without a label, every group in the file and how to map them,
+    so that a tumour outline in an unexpected group (``"Tumour"``) is never read as normal tissue.
+
+    Raises:
+        ValueError: for the unmapped groups, in one line.
+    """
+    unmapped = {}
+    for annotation in annotations:
+        if annotation.label is None:
+            unmapped[annotation.group] = unmapped.get(annotation.group, 0) + 1
+    if not unmapped:
+        return
+    found = sorted({annotation.group for annotation in annotations})
+    first = sorted(unmapped)[0]
+    listed = ", ".join(f"{group!r} ({count} annotation{'s' if count > 1 else ''})"
+                       for group, count in sorted(unmapped.items()))
+    where = f"Annotation file {source}" if source else "The annotations"
+    raise ValueError(
+        f"{where} has groups that map to no label: {listed}; groups in the file: "
+        f"{', '.join(repr(g) for g in found)}. Map each to 'tumor' or 'exclude' "
+        f"(group_labels={{{first!r}: 'tumor'}}, on the command line --group-label {first}=tumor), or "
+        f"ignore it on purpose (group_labels={{{first!r}: 'ignore'}}, --ignore-group {first})."
+    )
 
 
 def _fill_even_odd(mask, rings):

@@ -29,7 +29,14 @@ and together complete (this needs the same explicit ``seed`` on every worker).
 
 Unreadable files (corrupt, truncated, missing, unsupported pixel type) are skipped with one logged
 warning per file and counted in ``reader.skipped`` / ``reader.skipped_paths`` (distinct files, over
-the reader's lifetime); ``strict=True`` raises on the first one instead, with its path. The
+the reader's lifetime, with the reason in ``reader.skip_reasons``); ``strict=True`` raises on the
+first one instead, with its path. A training run writes these counts to its ``metrics.json``.
+
+Bit depth: a reader carries one bit depth, that of its first readable image. An 8-bit image in a
+16-bit data set is widened exactly (``p * 257``, the same value in ``[-1, 1]``); a 16-bit image in
+an 8-bit data set is converted to 8 bits (``round(p / 257)``) with one logged warning per file and
+counted in ``reader.converted`` / ``reader.converted_paths`` (reasons in ``reader.convert_reasons``),
+so every face reads mixed bit depths and all faces give the same values. The
 iterator (a stream) fills a batch from the next files of the epoch, so batches stay full; the epoch
 then ends with a shorter last batch (dropped when ``drop_remainder=True``), i.e. it can yield fewer
 batches than ``len(reader)``, which counts batches as if every file were readable. The PyDataset and
@@ -39,8 +46,10 @@ after the batch (wrapping around the epoch), which is then read twice in that ep
 
 When a folder is scanned only files with an extension in :data:`IMAGE_EXTENSIONS` (``.bmp``,
 ``.jpeg``, ``.jpg``, ``.png``, ``.tif``, ``.tiff``, any case) are taken; other files (``.txt``,
-``.DS_Store``, ...) and hidden files or folders (names starting with ``.``) are ignored. Files listed
-explicitly (manifest, path list) are not filtered.
+``.DS_Store``, ...) and hidden files or folders (names starting with ``.``) are ignored. Symbolic
+links are followed once: a folder or file reached again through another link (a link loop, or
+two links to one file) is read once. A class folder without image files is an error unless
+``allow_empty_classes=True``. Files listed explicitly (manifest, path list) are not filtered.
 """
 
 import collections
@@ -140,11 +149,35 @@ def _check_bool(value, name):
 
 
 def _scan_images(directory):
-    """Returns the image files under ``directory`` (recursive, sorted, hidden entries skipped)."""
-    found = []
+    """Returns the image files under ``directory`` (recursive, sorted, hidden entries skipped).
+
+    Symbolic links are followed once: a folder whose real path was already walked (a link loop,
+    or a second link to it) and a file whose real path was already taken are not read again.
+    """
+    found, seen_folders, seen_files, repeats = [], set(), set(), 0
     for root, dirs, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen_folders:
+            dirs[:] = []
+            repeats += 1
+            continue
+        seen_folders.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, name) for name in sorted(files) if is_image_file(name))
+        for name in sorted(files):
+            if not is_image_file(name):
+                continue
+            path = os.path.join(root, name)
+            real_file = os.path.realpath(path)
+            if real_file in seen_files:
+                repeats += 1
+                continue
+            seen_files.add(real_file)
+            found.append(path)
+    if repeats:
+        logger.warning(
+            "Folder %s: %d folder(s)/file(s) reached again through symbolic links were read once.",
+            directory, repeats,
+        )
     return found
 
 
@@ -336,8 +369,12 @@ class ImageReader:
             self.labels = labels.astype(np.int32)
 
         self.skipped_paths = []
+        self.skip_reasons = {}
+        self.converted_paths = []
+        self.convert_reasons = {}
         self._skipped_set = set()
         self._skip_lock = threading.Lock()
+        self._first_path = None
         self.epoch = 0
         self._fixed_size = normalize_image_size(image_size)
         self._image_hw = self._fixed_size or self._first_image_size()
@@ -351,7 +388,7 @@ class ImageReader:
 
     # ------------------------------------------------------------------ construction from sources
     @classmethod
-    def from_folder(cls, directory, *, labelled=True, class_names=None, **options):
+    def from_folder(cls, directory, *, labelled=True, class_names=None, allow_empty_classes=False, **options):
         """Returns a reader over a folder of class folders (or any folder, unlabelled).
 
         Labelled: every non-hidden sub-folder of ``directory`` is a class, class names are the
@@ -364,6 +401,9 @@ class ImageReader:
             directory: the root folder.
             labelled: whether sub-folders are classes.
             class_names: optional subset/order of the class folders to read (labelled only).
+            allow_empty_classes: keep a class folder without image files as a class with no
+                images (logged); by default it is an error, since it is usually a mistake (a
+                folder of another format, or a failed copy).
             **options: the :class:`ImageReader` options (image_size, batch_size, seed, ...).
 
         Returns:
@@ -371,9 +411,11 @@ class ImageReader:
 
         Raises:
             FileNotFoundError: if ``directory`` does not exist.
-            ValueError: if it holds no image file, or a named class folder is missing.
+            ValueError: if it holds no image file, a named class folder is missing, or a class
+                folder has no image file (unless ``allow_empty_classes``).
         """
         directory = os.fspath(directory)
+        allow_empty_classes = _check_bool(allow_empty_classes, "allow_empty_classes")
         if not os.path.isdir(directory):
             raise FileNotFoundError(f"Image folder not found: {directory}")
         labelled = _check_bool(labelled, "labelled")
@@ -411,11 +453,23 @@ class ImageReader:
                 f"No class folders found in {source}; pass labelled=False to read the images "
                 "under it without labels."
             )
-        paths, labels = [], []
+        paths, labels, empty = [], [], []
         for index, name in enumerate(folders):
             found = _scan_images(os.path.join(directory, name))
+            if not found:
+                empty.append(name)
             paths.extend(found)
             labels.extend([index] * len(found))
+        if empty and paths:
+            names = ", ".join(repr(name) for name in empty)
+            if not allow_empty_classes:
+                raise ValueError(
+                    f"Class folder(s) {names} in {source} have no image files "
+                    f"({', '.join(IMAGE_EXTENSIONS)}); remove them, convert their images, or pass "
+                    "allow_empty_classes=True to keep them as classes without images. "
+                    "Received: allow_empty_classes=False"
+                )
+            logger.warning("Class folder(s) %s in %s have no image files; kept as empty classes.", names, source)
         if not paths:
             raise ValueError(
                 f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found in the class folders of "
@@ -548,6 +602,11 @@ class ImageReader:
         """The number of distinct files skipped as unreadable so far."""
         return len(self.skipped_paths)
 
+    @property
+    def converted(self):
+        """The number of distinct 16-bit files converted to the data set's 8 bits so far."""
+        return len(self.converted_paths)
+
     def __len__(self):
         """Batches per epoch for this shard, counting every listed file as readable."""
         length = len(self._shard_positions(len(self.paths)))
@@ -622,7 +681,23 @@ class ImageReader:
                 return
             self._skipped_set.add(path)
             self.skipped_paths.append(path)
+            self.skip_reasons[path] = f"{type(error).__name__}: {error}"
         logger.warning("Skipping unreadable image (%s): %s", type(error).__name__, error)
+
+    def _to_eight_bits(self, pixels, index):
+        """Converts 16-bit pixels to 8 bits (nearest, ``round(p / 257)``) and records it."""
+        path = self.paths[index]
+        with self._skip_lock:
+            first = path not in self.convert_reasons
+            if first:
+                self.converted_paths.append(path)
+                self.convert_reasons[path] = (
+                    f"16-bit image converted to 8 bits (the bit depth of the first image, {self._first_path})"
+                )
+        if first:
+            logger.warning("Converting a 16-bit image to 8 bits (the data set's first image %s is 8-bit): %s",
+                           self._first_path, path)
+        return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
     def _decode(self, index):
         """Returns the pixels of file ``index`` or None when it is skipped."""
@@ -642,6 +717,7 @@ class ImageReader:
         for index in range(len(self.paths)):
             pixels = self._decode(index)
             if pixels is not None:
+                self._first_path = self.paths[index]
                 return pixels
         raise ValueError(
             f"None of the {len(self.paths)} files in {self.source} could be read as an image, so "
@@ -651,14 +727,16 @@ class ImageReader:
     def _first_image_size(self):
         return tuple(self._first_pixels("`image_size`").shape[:2])
 
-    def _decode_chunk(self, indices, arrays=None, pixel_dtype=None):
+    def _decode_chunk(self, indices, arrays=None, pixel_dtype=None, depth=None):
         """Decodes files into a batch array (new, or recycled from ``arrays``); returns
         ``(images, labels)`` of the readable ones, in order.
 
         With ``pixel_dtype=None`` the images are float32 in ``[-1, 1]``; with ``np.uint8`` or
         ``np.uint16`` they are the integer pixels (8-bit pixels in a uint16 batch are multiplied by
-        257, which leaves their rescaled values exactly unchanged).
+        257, which leaves their rescaled values exactly unchanged). ``depth`` is the data set's
+        bit depth (``pixel_dtype`` when given): 16-bit images are converted to it when it is 8.
         """
+        depth = pixel_dtype if pixel_dtype is not None else depth
         dtype = np.float32 if pixel_dtype is None else pixel_dtype
         if arrays is None:
             images = np.empty((len(indices), *self.image_shape), dtype)
@@ -671,29 +749,46 @@ class ImageReader:
             if pixels is None:
                 continue
             if pixels.shape != images.shape[1:]:
-                raise ValueError(
-                    f"Image {self.paths[index]} has size {pixels.shape[:2]}, but the reader's "
-                    f"images are {self._image_hw} (taken from the first image); pass "
-                    f"image_size= to resize every image. Received: image_size=None"
-                )
+                raise self._size_error(index, pixels.shape[:2])
+            if depth is not None and depth == np.uint8 and pixels.dtype == np.uint16:
+                pixels = self._to_eight_bits(pixels, index)
             if pixel_dtype is None:
                 scale_into(pixels, images[filled])
             elif pixels.dtype == pixel_dtype:
                 images[filled] = pixels
             elif pixels.dtype == np.uint8:
                 np.multiply(pixels, np.uint16(257), out=images[filled], dtype=np.uint16)
-            else:
-                raise ValueError(
-                    f"Image {self.paths[index]} has 16 bits per channel, but the tf.data face "
-                    f"carries 8-bit pixels (the bit depth of the first image of {self.source}). "
-                    "Convert the data set to one bit depth, or iterate the reader itself "
-                    "(numpy batches), which reads mixed bit depths."
-                )
+            else:  # unreachable: 16-bit pixels were converted to the carried 8 bits above
+                raise AssertionError(f"{pixels.dtype} pixels in a {pixel_dtype.__name__} batch: {self.paths[index]}")
             labels[filled] = self.labels[index]
             filled += 1
         if filled < len(indices):
             return images[:filled], labels[:filled]
         return images, labels
+
+    def _size_error(self, index, size):
+        """The error for an image whose size differs from the inferred one, naming the odd file:
+        the first image when most of a sample of the others have this image's size."""
+        path = self.paths[index]
+        first = self._first_path or self.paths[0]
+        sample = [i for i in range(len(self.paths)) if self.paths[i] not in (path, first)][:8]
+        sizes = [p.shape[:2] for p in (self._decode(i) for i in sample) if p is not None]
+        expected = tuple(self._image_hw)
+        if sizes and sum(tuple(s) == tuple(size) for s in sizes) > sum(tuple(s) == expected for s in sizes):
+            return ValueError(
+                f"Image {first} (the first image, whose size the reader takes when image_size=None) "
+                f"has size {expected}, but the other images have {tuple(size)} (e.g. {path}); pass "
+                "image_size= to resize every image, or remove that image. Received: image_size=None"
+            )
+        return ValueError(
+            f"Image {path} has size {tuple(size)}, but the reader's images are {expected} (the "
+            f"size of its first image, {first}); pass image_size= to resize every image. "
+            "Received: image_size=None"
+        )
+
+    def _data_depth(self):
+        """The data set's bit depth: that of the first readable image (read where it is used)."""
+        return self._first_pixels("the bit depth").dtype.type
 
     def _executor(self):
         return concurrent.futures.ThreadPoolExecutor(
@@ -732,6 +827,7 @@ class ImageReader:
         return self._stream([order[start : start + size] for start in range(0, len(order), size)])
 
     def _stream(self, chunks):
+        depth = self._data_depth()
         size = self.batch_size
         executor = self._executor()
         # Arrays in flight: the queue (which includes the chunks being decoded), the consumer's
@@ -743,7 +839,7 @@ class ImageReader:
         try:
             while pending or next_chunk < len(chunks):
                 while next_chunk < len(chunks) and len(pending) < self.queue_size:
-                    pending.append(executor.submit(self._decode_chunk, chunks[next_chunk], arrays))
+                    pending.append(executor.submit(self._decode_chunk, chunks[next_chunk], arrays, None, depth))
                     next_chunk += 1
                 images, labels = pending.popleft().result()
                 if not held and len(images) == size:
@@ -789,7 +885,7 @@ class ImageReader:
         _init_decode_thread()
         return _py_dataset_class()(self, workers=workers, max_queue_size=max_queue_size)
 
-    def _indexed_batch(self, order, index, pixel_dtype=None):
+    def _indexed_batch(self, order, index, pixel_dtype=None, depth=None):
         """Returns batch ``index`` of an epoch order for the index-addressed faces (float32 images,
         or integer pixels of ``pixel_dtype``, as :meth:`_decode_chunk`)."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
@@ -801,7 +897,7 @@ class ImageReader:
             raise IndexError(f"Batch index out of range [0, {batches}). Received: index={index}")
         start = index * self.batch_size
         stop = min(start + self.batch_size, len(order))
-        images, labels = self._decode_chunk(order[start:stop], pixel_dtype=pixel_dtype)
+        images, labels = self._decode_chunk(order[start:stop], pixel_dtype=pixel_dtype, depth=depth)
         missing = (stop - start) - len(images)
         if not missing:
             return images, labels
@@ -812,7 +908,7 @@ class ImageReader:
                 break
             wrapped = position % len(order)
             more_images, more_labels = self._decode_chunk(
-                order[wrapped : wrapped + 1], pixel_dtype=pixel_dtype
+                order[wrapped : wrapped + 1], pixel_dtype=pixel_dtype, depth=depth
             )
             position += 1
             if len(more_images):
@@ -839,8 +935,8 @@ class ImageReader:
         (uint8, or uint16 when the first image has 16 bits per channel; four or two times fewer
         bytes than float32) and are rescaled in the graph with the formula of the other faces,
         ``(p - 127.5) / 127.5`` (or ``(p - 32767.5) / 32767.5``), so the values are bit-identical to
-        the iterator's. A 16-bit image in a data set whose first image is 8-bit raises an error
-        naming it; iterate the reader itself for mixed bit depths.
+        the iterator's. A 16-bit image in a data set whose first image is 8-bit is converted to 8
+        bits and counted, as in every face (see the module docstring).
 
         Args:
             prefetch: batches TensorFlow keeps ready; None uses 2.
@@ -948,6 +1044,7 @@ def _py_dataset_class():
             self.reader = reader
             self.epoch = reader.epoch
             self._order = reader.epoch_indices(self.epoch)
+            self._depth = reader._data_depth()
 
         def set_epoch(self, epoch):
             self.epoch = self.reader._check_epoch(epoch)
@@ -957,7 +1054,7 @@ def _py_dataset_class():
             return len(self.reader)
 
         def __getitem__(self, index):
-            return self.reader._indexed_batch(self._order, index)
+            return self.reader._indexed_batch(self._order, index, depth=self._depth)
 
         def on_epoch_end(self):
             self.set_epoch(self.epoch + 1)

@@ -13,6 +13,12 @@ and ignores the other columns)::
     out_dir/tumor/<slide>_L<level>_x<x>_y<y>_s<size>.png
     out_dir/normal/<slide>_L<level>_x<x>_y<y>_s<size>.png
     out_dir/manifest.csv   path,label,slide,level,x,y,size,tumor_fraction,tissue_fraction
+    out_dir/extraction.json   the settings the patches were extracted with
+
+Re-running into the same ``out_dir`` with the same settings resumes (patches already written are
+kept); with other settings (another seed, cap, level, threshold, slide list, ...) it is refused,
+naming what differs, unless ``overwrite=True`` (``--overwrite``), which removes the old patches and
+manifest first. Mixing the rows of two extractions in one manifest would unbalance the classes.
 
 ``x, y`` are always level-0 pixel coordinates of the patch's top-left corner (what
 ``openslide.OpenSlide.read_region`` takes at every level); ``size`` is the patch side in pixels of
@@ -29,8 +35,10 @@ import concurrent.futures
 import csv
 import dataclasses
 import io
+import json
 import multiprocessing
 import os
+import shutil
 import time
 import warnings
 
@@ -49,6 +57,7 @@ CLASS_NAMES = (NORMAL, TUMOR)
 """Class folder names, sorted (the reader's ``class_names`` for a folder data set)."""
 MANIFEST_COLUMNS = ("path", "label", "slide", "level", "x", "y", "size", "tumor_fraction", "tissue_fraction")
 MANIFEST_NAME = "manifest.csv"
+SETTINGS_NAME = "extraction.json"
 ANNOTATION_SUFFIXES = (".xml", ".geojson", ".json")
 _AMBIGUOUS_RULES = ("skip", TUMOR, NORMAL)
 _CHECKPOINT_SECONDS = 15.0
@@ -275,14 +284,15 @@ def plan_slide(slide_path, *, annotation_path=None, levels=(0,), patch_size=256,
 
     Raises:
         FileNotFoundError: if the slide or annotation file is missing.
-        ValueError: on an unreadable slide, a level out of range, a malformed annotation file or an
-            annotation outside the slide.
+        ValueError: on an unreadable slide, a level out of range, a malformed annotation file, an
+            annotation group that maps to no label, or an annotation far outside the slide.
     """
     slide_path = os.fspath(slide_path)
     slide_name = os.path.splitext(os.path.basename(slide_path))[0]
     slide_annotations = []
     if annotation_path is not None:
         slide_annotations = annotations_lib.read_annotations(annotation_path, group_labels=group_labels)
+        annotations_lib.check_groups(slide_annotations, source=os.fspath(annotation_path))
     with open_slide(slide_path) as slide:
         for level in levels:
             if level >= slide.level_count:
@@ -290,7 +300,7 @@ def plan_slide(slide_path, *, annotation_path=None, levels=(0,), patch_size=256,
                     f"level {level} is out of range for slide {slide_path}, which has levels "
                     f"0-{slide.level_count - 1}. Received: levels={list(levels)}"
                 )
-        annotations_lib.check_annotations_within(
+        slide_annotations = annotations_lib.clip_annotations(  # a vertex 0.5 px past the edge is fine
             slide_annotations, slide.dimensions, source=os.fspath(annotation_path or "")
         )
         mask = tissue_lib.tissue_mask(
@@ -376,6 +386,51 @@ def _init_worker(slide_paths):
         _WORKER_SLIDES[path] = openslide.OpenSlide(path)
 
 
+def _write_text_atomic(path, text):
+    """Writes ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:  # open(): the user's umask
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def _remove_leftovers(out_dir):
+    """Removes the temporary files a killed extraction left (``*.tmp`` next to patches and manifest)."""
+    for folder in (out_dir, *(os.path.join(out_dir, name) for name in CLASS_NAMES)):
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                if name.endswith(".tmp"):
+                    os.remove(os.path.join(folder, name))
+
+
+def _remove_extraction(out_dir):
+    """Removes an earlier extraction from ``out_dir``: its class folders, manifest and settings."""
+    for name in CLASS_NAMES:
+        shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
+    for name in (MANIFEST_NAME, SETTINGS_NAME):
+        path = os.path.join(out_dir, name)
+        if os.path.isfile(path):
+            os.remove(path)
+    _remove_leftovers(out_dir)
+
+
+def read_settings(out_dir):
+    """Returns the settings an extraction in ``out_dir`` was made with (``extraction.json``), or None."""
+    path = os.path.join(os.fspath(out_dir), SETTINGS_NAME)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        try:
+            return json.load(handle)
+        except ValueError:
+            return {}
+
+
+def _differences(old, new):
+    keys = sorted(set(old) | set(new))
+    return ", ".join(f"{key} {old.get(key)!r} -> {new.get(key)!r}" for key in keys if old.get(key) != new.get(key))
+
+
 def _write_png_atomic(path, rgb):
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
@@ -424,10 +479,7 @@ def write_manifest(path, rows):
     writer.writeheader()
     for row in sorted(rows, key=lambda row: row["path"]):
         writer.writerow(row)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
-    os.replace(temporary, path)
+    _write_text_atomic(path, buffer.getvalue())
 
 
 @dataclasses.dataclass
@@ -494,6 +546,17 @@ def _check_options(*, levels, patch_size, stride, min_tissue_fraction, positive_
         raise ValueError(f"verbose must be 0 or 1. Received: verbose={verbose!r}")
 
 
+def _check_group_labels(group_labels):
+    group_labels = dict(annotations_lib.DEFAULT_GROUP_LABELS if group_labels is None else group_labels)
+    for group, label in group_labels.items():
+        if label not in annotations_lib.REGION_LABELS:
+            raise ValueError(
+                f"group_labels maps {group!r} to {label!r}, which is not a region label; use one of "
+                f"{annotations_lib.REGION_LABELS}. Received: group_labels={group_labels!r}"
+            )
+    return group_labels
+
+
 def _aligned_annotations(slides, annotations):
     if annotations is None:
         return [None] * len(slides)
@@ -512,7 +575,7 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
                     min_tissue_fraction=0.5, positive_threshold=0.5, negative_threshold=0.0,
                     ambiguous="skip", group_labels=None, balance=True, max_per_class=None, seed=0,
                     num_workers=1, mask_downsample=32.0, min_saturation=10, max_saturation=20,
-                    verbose=1):
+                    overwrite=False, verbose=1):
     """Extracts labelled, class-balanced patches from whole-slide images (Fernández et al. 2021).
 
     Every slide is tiled at each level into ``patch_size`` patches (level-0 coordinates); patches
@@ -523,8 +586,10 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
 
     Everything is validated before anything is written. Patch files are written under temporary
     names and renamed; the manifest is replaced atomically (and checkpointed during long runs). A
-    second call with the same arguments skips patches listed in the manifest and present on disk,
-    so an interrupted run resumes; rows of other patches already in the manifest are kept.
+    second call with the same settings (``extraction.json``) skips patches listed in the manifest
+    and present on disk, so an interrupted run resumes; a call with other settings into the same
+    ``out_dir`` is refused unless ``overwrite=True``, which starts clean (the old patches would
+    otherwise mix with the new ones in one manifest).
 
     Args:
         slides: a slide path or a list of them (any format OpenSlide reads); file stems must differ.
@@ -538,7 +603,9 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
         positive_threshold: ``tumor_fraction >= positive_threshold`` -> ``"tumor"``.
         negative_threshold: ``tumor_fraction <= negative_threshold`` -> ``"normal"``.
         ambiguous: patches in between: ``"skip"`` (default), or labelled ``"tumor"``/``"normal"``.
-        group_labels: annotation group -> label mapping; `annotations.DEFAULT_GROUP_LABELS` if None.
+        group_labels: annotation group -> label (``"tumor"``, ``"exclude"`` or ``"ignore"``);
+            `annotations.DEFAULT_GROUP_LABELS` if None. An annotation in a group it does not map is
+            an error naming the groups found (never silently normal tissue).
         balance: subsample each class to the smallest class count per level (warns when a class is
             empty, since nothing is then kept at that level).
         max_per_class: cap on the patches per class and level (after balancing), or None.
@@ -547,6 +614,7 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
         mask_downsample: level-0 pixels per tissue-mask pixel.
         min_saturation: floor of the tissue saturation threshold (0-255).
         max_saturation: ceiling of the tissue saturation threshold (0-255), keeps faint tissue.
+        overwrite: remove an extraction made with other settings from ``out_dir`` and start clean.
         verbose: 1 shows progress bars and prints the summary; 0 is silent.
 
     Returns:
@@ -555,7 +623,10 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
     Raises:
         FileNotFoundError: if a slide or annotation file is missing.
         ValueError: on a bad argument, unreadable slide, level out of range, malformed annotation
-            file, annotation outside its slide, or an ``out_dir/manifest.csv`` that is not a manifest.
+            file, unmapped annotation group, annotation far outside its slide, or an
+            ``out_dir/manifest.csv`` that is not a manifest.
+        FileExistsError: if ``out_dir`` holds an extraction made with other (or unknown) settings
+            and ``overwrite`` is False.
     """
     if isinstance(slides, (str, os.PathLike)):
         slides = [slides]
@@ -573,9 +644,35 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
     if duplicates:
         raise ValueError(f"slides must have distinct file names; repeated: {duplicates}. Received: slides={slides!r}")
     annotation_files = _aligned_annotations(slides, annotations)
+    group_labels = _check_group_labels(group_labels)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False. Received: overwrite={overwrite!r}")
     out_dir = os.fspath(out_dir)
     manifest_path = os.path.join(out_dir, MANIFEST_NAME)
     existing_rows = read_manifest(manifest_path)
+    settings = {
+        "slides": [os.path.abspath(slide) for slide in slides],
+        "annotations": [None if a is None else os.path.abspath(a) for a in annotation_files],
+        "levels": [int(level) for level in levels], "patch_size": int(patch_size),
+        "stride": None if stride is None else int(stride), "min_tissue_fraction": float(min_tissue_fraction),
+        "positive_threshold": float(positive_threshold), "negative_threshold": float(negative_threshold),
+        "ambiguous": ambiguous, "group_labels": dict(sorted(group_labels.items())), "balance": bool(balance),
+        "max_per_class": None if max_per_class is None else int(max_per_class), "seed": int(seed),
+        "mask_downsample": float(mask_downsample), "min_saturation": int(min_saturation),
+        "max_saturation": int(max_saturation),
+    }
+    previous = read_settings(out_dir)
+    start_clean = False
+    if (existing_rows or previous is not None) and previous != settings:
+        if not overwrite:
+            what = (f"other settings ({_differences(previous, settings)})" if previous
+                    else f"unknown settings (a manifest of {len(existing_rows)} rows and no {SETTINGS_NAME})")
+            raise FileExistsError(
+                f"{out_dir} holds patches extracted with {what}; adding to them would mix two "
+                "extractions in one manifest. Re-run with the same settings to resume, pass overwrite=True "
+                "(--overwrite) to start clean, or choose another out_dir."
+            )
+        start_clean = True
 
     plans = []
     for slide, annotation_file in tqdm(list(zip(slides, annotation_files)), desc="Planning slides",
@@ -588,6 +685,9 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
         ))
 
     selected = _select(plans, levels=levels, balance=balance, max_per_class=max_per_class, seed=seed)
+    if start_clean:  # validated: now the old extraction can go
+        _remove_extraction(out_dir)
+        existing_rows = []
     rows_by_path = {row["path"]: row for row in existing_rows
                     if os.path.isfile(os.path.join(out_dir, row["path"]))}
     tasks, new_rows, skipped = [], [], 0
@@ -610,6 +710,9 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
     os.makedirs(out_dir, exist_ok=True)
     for name in CLASS_NAMES:
         os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+    _remove_leftovers(out_dir)
+    if previous != settings:
+        _write_text_atomic(os.path.join(out_dir, SETTINGS_NAME), json.dumps(settings, indent=2) + "\n")
     try:
         written = _run_tasks(tasks, new_rows, rows_by_path, manifest_path=manifest_path,
                              slides=slides, num_workers=num_workers, verbose=verbose)
@@ -634,7 +737,8 @@ def _select(plans, *, levels, balance, max_per_class, seed):
                 if not np.any(labels == name):
                     warnings.warn(
                         f"No {name} patches found at level {level}; balancing keeps none of this level. "
-                        "Pass balance=False to keep the patches of the other class.",
+                        "Pass balance=False (--no-balance on the command line) to keep the patches "
+                        "of the other class.",
                         stacklevel=3,
                     )
         kept = subsample_indices(labels, balance=balance, max_per_class=max_per_class,

@@ -15,6 +15,12 @@ Signatures (all visible with ``saved_model_cli show --all --dir DIR``):
 
 Images of any height and width are accepted; they are resized (bilinear, antialiased) to the model's
 size inside the graph when their size differs, and passed through untouched when it matches.
+
+Labels of a conditional generator are checked inside the graph: a label outside
+``[0, num_classes)`` makes the call fail with ``InvalidArgumentError`` (``tf.debugging.assert_*``)
+naming the valid range, instead of returning images of no class (an all-zero one-hot). We chose
+an error over clamping: a pipeline that asks for class 99 has a bug that must surface, and a
+clamped label would silently give another class's images.
 """
 
 import datetime
@@ -29,7 +35,7 @@ import numpy as np
 
 from ganaug import __version__
 from ganaug.models.prior import stateless_latents, validate_distribution
-from ganaug.runs import load_run_model, read_config, read_metrics, write_json_atomic
+from ganaug.runs import apply_umask, load_run_model, read_config, read_metrics, write_json_atomic
 
 MODEL_CARD_FILE = "model_card.json"
 EXPORT_KINDS = ("generator", "encoder", "classifier")
@@ -98,17 +104,28 @@ def export_generator(
         shape = tf.stack([num_images, latent_dim])
         return stateless_latents(shape, tf.stack([seed, tf.constant(0, tf.int64)]), latent_distribution)
 
+    def checked(label):
+        """``label`` after in-graph checks that it is a class index (InvalidArgumentError if not)."""
+        message = (f"label must be a class index in [0, {num_classes}) "
+                   f"(classes: {', '.join(str(name) for name in class_names)})")
+        checks = [
+            tf.debugging.assert_greater_equal(label, tf.constant(0, tf.int32), message=message),
+            tf.debugging.assert_less(label, tf.constant(num_classes, tf.int32), message=message),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(label)
+
     archive = _new_archive(generator)
     latent_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="latent")
     if conditional:
         label_spec = tf.TensorSpec((None,), tf.int32, name="label")
 
         def generate_from_latent(latent, label):
-            return {"images": to_uint8(generator([latent, label], training=False))}
+            return {"images": to_uint8(generator([latent, checked(label)], training=False))}
 
         def generate(num_images, seed, label):
             latent = sample(num_images, seed)
-            labels = tf.fill([num_images], label)
+            labels = tf.fill([num_images], checked(label))
             return {
                 "images": to_uint8(generator([latent, labels], training=False)),
                 "latent": latent,
@@ -149,6 +166,8 @@ def export_generator(
         "channels": int(output_shape[3]),
         "class_names": list(class_names) if class_names else None,
         "num_classes": num_classes,
+        "label_check": (f"labels outside [0, {num_classes}) raise InvalidArgumentError in the graph"
+                        if conditional else None),
         "signatures": {
             "generate_from_latent": {
                 "inputs": {"latent": f"float32 (N, {latent_dim})"}
@@ -457,14 +476,13 @@ def _write(archive, path, card, model, extra, overwrite):
     import tensorflow as tf
 
     path = os.path.abspath(os.fspath(path))
-    if os.path.exists(path):
-        if not overwrite:
-            raise FileExistsError(f"Export directory already exists (pass overwrite=True): {path}")
-        shutil.rmtree(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"Export directory already exists (pass overwrite=True): {path}")
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(dir=parent, prefix=".export-")
     try:
+        apply_umask(staging, directory=True)  # mkdtemp makes it 0700: a colleague could not read it
         archive.write_out(staging, verbose=False)
         card = dict(card)
         card.update(
@@ -480,7 +498,13 @@ def _write(archive, path, card, model, extra, overwrite):
         if extra:
             card.update(extra)
         write_json_atomic(os.path.join(staging, MODEL_CARD_FILE), card)
-        os.replace(staging, path)
+        if os.path.exists(path):  # the old export goes only once the new one is complete
+            replaced = tempfile.mkdtemp(dir=parent, prefix=".export-old-")
+            os.replace(path, os.path.join(replaced, "export"))
+            os.replace(staging, path)
+            shutil.rmtree(replaced, ignore_errors=True)
+        else:
+            os.replace(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

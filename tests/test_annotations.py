@@ -148,12 +148,17 @@ def test_missing_file_and_unknown_extension(tmp_path):
         annotations.read_annotations(path)
 
 
-def test_annotation_outside_the_slide_is_named(tmp_path):
+def test_annotation_outside_the_slide_is_named_and_a_vertex_just_outside_is_clipped(tmp_path):
     path = _write(tmp_path / "a.xml", ASAP)
     result = annotations.read_asap_xml(path)
     annotations.check_annotations_within(result, (31, 31))
+    clipped = annotations.clip_annotations(result, (30, 40), source=str(path))  # x = 30.5: 0.5 px outside
+    np.testing.assert_allclose(clipped[0].polygons[0][0], [[10, 10], [30, 10], [30, 30], [10, 30]])
+    assert clipped[1] is result[1]
     with pytest.raises(ValueError, match=r"Annotation 'Annotation 0' in .*a\.xml lies outside the slide"):
-        annotations.check_annotations_within(result, (30, 40), source=str(path))
+        annotations.check_annotations_within(result, (30, 40), source=str(path), tolerance=0)
+    with pytest.raises(ValueError, match=r"Annotation 'Annotation 0' in .*a\.xml lies outside the slide"):
+        annotations.clip_annotations(result, (20, 40), source=str(path))  # 10.5 px: far outside
 
 
 @pytest.fixture(autouse=True)

@@ -421,12 +421,16 @@ def test_tf_dataset_values_are_bit_identical_to_the_iterator(tmp_path, depths):
     assert images.min() == -1.0 and images.max() == 1.0
 
 
-def test_tf_dataset_names_a_sixteen_bit_file_among_eight_bit_ones(tmp_path):
+def test_a_sixteen_bit_file_among_eight_bit_ones_is_converted_and_counted_in_every_face(tmp_path):
     paths = [_ramp_file(tmp_path / "a.png", np.uint8), _ramp_file(tmp_path / "b.png", np.uint16)]
     reader = ImageReader.from_paths(paths, batch_size=2, shuffle=False, seed=0)
-    assert len(list(reader)[0][0]) == 2  # the numpy face reads mixed bit depths
-    with pytest.raises(Exception, match=r"b\.png has 16 bits per channel"):
-        list(reader.as_tf_dataset())
+    (expected, _), = list(reader)  # the numpy face converts it to the data set's 8 bits
+    (images, _), = [(x.numpy(), y.numpy()) for x, y in reader.as_tf_dataset()]
+    np.testing.assert_array_equal(images, expected)
+    sixteen = cv2.imread(paths[1], cv2.IMREAD_UNCHANGED)[..., ::-1]
+    np.testing.assert_array_equal(to_uint8(expected[1]), np.rint(sixteen / 257).astype(np.uint8))
+    assert reader.converted == 1 and reader.converted_paths == [paths[1]] and reader.skipped == 0
+    assert "a.png" in reader.convert_reasons[paths[1]]
 
 
 def test_tf_dataset_reads_successive_epochs_in_the_iterators_order(class_folder):

@@ -145,7 +145,7 @@ def test_manifest_loads_as_csv_and_with_the_image_reader(extracted):
     out_dir, _ = extracted
     rows = _rows(out_dir)
     assert all(os.path.isfile(os.path.join(out_dir, r["path"])) for r in rows)
-    assert sorted(os.listdir(out_dir)) == ["manifest.csv", "normal", "tumor"]
+    assert sorted(os.listdir(out_dir)) == ["extraction.json", "manifest.csv", "normal", "tumor"]
     image_reader = pytest.importorskip("data_readers.image_reader")
     reader = image_reader.ImageReader.from_csv(os.path.join(out_dir, "manifest.csv"), batch_size=4,
                                                shuffle=False)

@@ -22,7 +22,9 @@ def register(subparsers):
         description=(
             "Tile whole-slide images at the given levels, keep patches on tissue, label them tumor/normal "
             "from ASAP XML or GeoJSON annotations, balance the classes and write out/tumor, out/normal "
-            "and out/manifest.csv (Fernández et al. 2021). Re-running resumes."
+            "and out/manifest.csv (Fernández et al. 2021). Re-running with the same settings resumes; other "
+            "settings into the same --out are refused unless --overwrite. An annotation group that maps to "
+            "no label is an error: map it with --group-label or skip it with --ignore-group."
         ),
     )
     parser.add_argument("slides", nargs="+", help="slide files (any format OpenSlide reads)")
@@ -43,7 +45,12 @@ def register(subparsers):
     parser.add_argument("--ambiguous", choices=("skip", "tumor", "normal"), default="skip",
                         help="what to do with patches between the thresholds (default: skip)")
     parser.add_argument("--group-label", type=_group_label, action="append", default=[], metavar="GROUP=LABEL",
-                        help="add or override an annotation group mapping, e.g. 'Tumour=tumor' (repeatable)")
+                        help="add or override an annotation group mapping, e.g. 'Tumour=tumor'; labels: tumor, "
+                        "exclude, ignore (repeatable)")
+    parser.add_argument("--ignore-group", action="append", default=[], metavar="GROUP",
+                        help="skip the annotations of this group on purpose (repeatable)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="remove an extraction made with other settings from --out and start clean")
     parser.add_argument("--no-balance", action="store_true", help="keep every patch instead of balancing classes")
     parser.add_argument("--max-per-class", type=int, default=None, help="cap per class and level")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
@@ -69,12 +76,13 @@ def run(args):
         annotation_files = None
     group_labels = dict(annotations_lib.DEFAULT_GROUP_LABELS)
     group_labels.update(dict(args.group_label))
+    group_labels.update({group: annotations_lib.IGNORE_LABEL for group in args.ignore_group})
     wsi.extract_patches(
         args.slides, args.out, annotations=annotation_files, levels=tuple(args.levels),
         patch_size=args.patch_size, stride=args.stride, min_tissue_fraction=args.min_tissue_fraction,
         positive_threshold=args.positive_threshold, negative_threshold=args.negative_threshold,
         ambiguous=args.ambiguous, group_labels=group_labels, balance=not args.no_balance,
         max_per_class=args.max_per_class, seed=args.seed, num_workers=args.workers,
-        mask_downsample=args.mask_downsample, verbose=0 if args.quiet else 1,
+        mask_downsample=args.mask_downsample, overwrite=args.overwrite, verbose=0 if args.quiet else 1,
     )
     return 0

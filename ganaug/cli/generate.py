@@ -1,5 +1,11 @@
 """``ganaug generate``: sample images from a trained run's generator."""
 
+import os
+import re
+
+_IMAGE_NAME = re.compile(r"^image_\d{5,}\.png$")
+MANIFEST = "manifest.csv"
+
 
 def register(subparsers):
     """Adds the ``generate`` command."""
@@ -7,7 +13,9 @@ def register(subparsers):
         "generate",
         help="sample images from a trained generator",
         description="Sample images from runs/NAME/generator.keras: a .png --out writes a grid, a "
-        "directory --out writes one PNG per image and manifest.csv.",
+        "directory --out writes one PNG per image and manifest.csv. An existing grid or a folder "
+        "that already holds images is refused unless --overwrite (which removes the old images), "
+        "so that the folder always matches its manifest.",
     )
     parser.add_argument("--run", required=True, help="the run directory")
     parser.add_argument("--n", type=int, default=64, help="number of images")
@@ -15,20 +23,51 @@ def register(subparsers):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", required=True, help="grid.png or a directory")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing grid or folder of images")
     parser.set_defaults(func=run)
+
+
+def _prepare_folder(out, overwrite, *, clear=True):
+    """Refuses (or, with ``overwrite`` and ``clear``, clears) a folder that already holds images."""
+    if not os.path.isdir(out):
+        if os.path.exists(out):
+            raise FileExistsError(f"`--out` is a file, not a folder: {out}")
+        return
+    from data_readers.decode import is_image_file
+
+    ours = [name for name in os.listdir(out) if name == MANIFEST or _IMAGE_NAME.match(name)]
+    others = sorted(name for name in os.listdir(out) if is_image_file(name) and name not in ours)
+    if others:
+        raise FileExistsError(
+            f"{out} holds images that `ganaug generate` did not write ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}); choose an empty or new folder."
+        )
+    if ours and not overwrite:
+        raise FileExistsError(
+            f"{out} already holds generated images ({len(ours) - (MANIFEST in ours)} images and "
+            f"{'a' if MANIFEST in ours else 'no'} {MANIFEST}); pass --overwrite to replace them, or "
+            "choose another folder."
+        )
+    for name in ours if clear else ():
+        os.remove(os.path.join(out, name))
 
 
 def run(args):
     """Generates the images and writes the grid or the folder."""
     import csv
-    import os
+    import io
 
     import numpy as np
 
     from ganaug import figures
-    from ganaug.runs import load_run_model, read_config
+    from ganaug.runs import load_run_model, read_config, write_text_atomic
     from ganaug.training import generate_images
 
+    grid = args.out.lower().endswith(".png")
+    if grid and os.path.exists(args.out) and not args.overwrite:
+        raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it.")
+    if not grid:
+        _prepare_folder(args.out, args.overwrite, clear=False)  # refuse before the (slow) generation...
     config = read_config(args.run)
     generator = load_run_model(args.run, "generator")
     conditional = len(generator.inputs) == 2
@@ -47,20 +86,24 @@ def run(args):
         generator, args.n, labels=labels, latent_distribution=config["latent_distribution"],
         seed=args.seed, batch_size=args.batch_size,
     )
-    if args.out.lower().endswith(".png"):
-        figures.save_image_grid(args.out, images)
+    if grid:
+        partial = f"{args.out[:-4]}.tmp.png"
+        figures.save_image_grid(partial, images)
+        os.replace(partial, args.out)
         print(f"Wrote a grid of {args.n} images to {args.out}")
         return 0
+    _prepare_folder(args.out, args.overwrite)  # ...and clear only once the new images exist
     os.makedirs(args.out, exist_ok=True)
     class_names = config.get("class_names") or []
-    with open(os.path.join(args.out, "manifest.csv"), "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "label", "class_name", "seed", "index"])
-        for index, image in enumerate(images):
-            name = f"image_{index:05d}.png"
-            figures.save_png(os.path.join(args.out, name), image)
-            label = int(labels[index]) if labels is not None else ""
-            class_name = class_names[label] if labels is not None and label < len(class_names) else ""
-            writer.writerow([name, label, class_name, args.seed, index])
-    print(f"Wrote {args.n} images and manifest.csv to {args.out}")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "label", "class_name", "seed", "index"])
+    for index, image in enumerate(images):
+        name = f"image_{index:05d}.png"
+        figures.save_png(os.path.join(args.out, name), image)
+        label = int(labels[index]) if labels is not None else ""
+        class_name = class_names[label] if labels is not None and label < len(class_names) else ""
+        writer.writerow([name, label, class_name, args.seed, index])
+    write_text_atomic(os.path.join(args.out, MANIFEST), buffer.getvalue())  # last: lists what landed
+    print(f"Wrote {args.n} images and {MANIFEST} to {args.out}")
     return 0

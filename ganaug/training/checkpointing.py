@@ -1,22 +1,61 @@
 """Checkpoints of a GAN run: both networks, both optimisers, the step and the RNG state.
 
-``tf.train.CheckpointManager`` writes a checkpoint's files first and only then rewrites the small
-``checkpoint`` index file (atomically, temporary file + rename). A process that dies mid-save
-therefore leaves the index pointing at the previous, complete checkpoint; the half-written files of
-the interrupted save are ignored and overwritten by the next save. ``restore_latest`` also checks
-that the files a checkpoint needs exist and can be read, and falls back to older checkpoints if
-not, so a damaged newest checkpoint costs one interval of training, never the run.
+``tf.train.CheckpointManager`` writes a checkpoint's files first (through a ``ckpt-N_temp/``
+folder that it merges and removes) and only then rewrites the small ``checkpoint`` index file
+(atomically, temporary file + rename). A process that dies mid-save therefore leaves the index
+pointing at the previous, complete checkpoint; ``remove_orphans`` deletes what the interrupted save
+left (the ``_temp`` folder, files of checkpoints the index does not list) when the run starts again.
+``restore_latest`` also checks that the files a checkpoint needs exist and can be read, and falls
+back to older checkpoints if not, so a damaged newest checkpoint costs one interval of training,
+never the run.
 """
 
 import glob
 import os
+import re
+import shutil
 
 import tensorflow as tf
+
+from ganaug.runs import fault_point
+
+_CHECKPOINT_FILE = re.compile(r"^(ckpt-\d+)\.(index|data-\d+-of-\d+)$")
 
 
 def checkpoint_manager(checkpoint, directory, *, max_to_keep=3):
     """Returns a ``tf.train.CheckpointManager`` for ``checkpoint`` writing to ``directory``."""
     return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep, checkpoint_name="ckpt")
+
+
+def save(manager, step):
+    """Writes checkpoint ``ckpt-<step>`` (fault points ``checkpoint.save`` / ``checkpoint.saved``)."""
+    fault_point("checkpoint.save")
+    path = manager.save(checkpoint_number=step)
+    fault_point("checkpoint.saved")
+    return path
+
+
+def remove_orphans(manager):
+    """Removes what interrupted saves left in the manager's folder: ``*_temp`` folders, temporary
+    index files and the files of ``ckpt-N`` checkpoints the ``checkpoint`` index does not list.
+
+    Returns:
+        The removed paths.
+    """
+    directory = manager.directory
+    listed = {os.path.basename(prefix) for prefix in manager.checkpoints}
+    removed = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else ():
+        path = os.path.join(directory, name)
+        match = _CHECKPOINT_FILE.match(name)
+        if os.path.isdir(path) and name.endswith("_temp"):
+            shutil.rmtree(path, ignore_errors=True)
+        elif ".tmp" in name or (match and match.group(1) not in listed):
+            os.remove(path)
+        else:
+            continue
+        removed.append(path)
+    return removed
 
 
 def is_complete(prefix):
