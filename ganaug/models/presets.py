@@ -116,6 +116,197 @@ PRESETS = {
             },
         },
     },
+    # SNGAN with a projection discriminator (build_sngan_generator, build_projection_discriminator).
+    # Unlike the two presets above, these describe 32x32 images: the papers' CIFAR-10 setting.
+    "miyato2018": {
+        "reference": (
+            "Miyato et al. 2018, 'Spectral Normalization for Generative Adversarial Networks'; Miyato & "
+            "Koyama 2018, 'cGANs with Projection Discriminator' (CIFAR-10 ResNets; the authors' code "
+            "pfnet-research/sngan_projection, configs/sn_cifar10.yml)"
+        ),
+        "image_size": 32,
+        "channels": 3,
+        "latent_dim": 128,
+        # Generator: dense to 4x4x256, 3 residual up-blocks of 256 filters with class-conditional
+        # batch norm, BN-ReLU-conv-tanh. Discriminator: 4 spectrally normalised residual blocks of
+        # 128 filters (down, down, no-down, no-down), ReLU, global sum pooling, psi + projection.
+        "generator_filters": 256,
+        "discriminator_filters": 128,
+        "power_iterations": 1,
+        "training": {
+            "latent_distribution": "normal",
+            "batch_size": 64,
+            "generator_learning_rate": 2e-4,
+            "discriminator_learning_rate": 2e-4,
+            "adam_beta_1": 0.0,
+            "adam_beta_2": 0.9,
+            "loss": "hinge",
+            "epochs": None,
+            "generator_steps": 1,
+            "discriminator_steps": 5,
+            "label_smoothing": 0.0,
+            "instance_noise_stddev": 0.0,
+            "assumed": {
+                "epochs": "the papers count generator updates, not epochs: 50k at CIFAR-10 with the "
+                "learning rate decayed linearly to 0 and 128 samples per generator update (the "
+                "authors' config); None: the trainer's own default applies, without that decay",
+            },
+        },
+    },
+    "sngan_cpu": {
+        "reference": (
+            "ganaug's CPU-sized variant of 'miyato2018' (Miyato et al. 2018; Miyato & Koyama 2018): "
+            "same structure and optimiser, narrower networks and fewer discriminator steps"
+        ),
+        "image_size": 32,
+        "channels": 3,
+        "latent_dim": 128,
+        "generator_filters": 64,
+        "discriminator_filters": 64,
+        "power_iterations": 1,
+        "training": {
+            "latent_distribution": "normal",
+            "batch_size": 64,
+            "generator_learning_rate": 2e-4,
+            "discriminator_learning_rate": 2e-4,
+            "adam_beta_1": 0.0,
+            "adam_beta_2": 0.9,
+            "loss": "hinge",
+            "epochs": None,
+            "generator_steps": 1,
+            "discriminator_steps": 2,
+            "label_smoothing": 0.0,
+            "instance_noise_stddev": 0.0,
+            "assumed": {
+                "generator_filters": "64 instead of the paper's 256: about 1/16 of the generator's "
+                "convolution cost, so a step fits a 2-core CPU",
+                "discriminator_filters": "64 instead of the paper's 128: about 1/4 of the "
+                "discriminator's convolution cost",
+                "discriminator_steps": "2 instead of the paper's 5: with 5, discriminator updates take "
+                "most of a CPU run's time; 2 is our choice for speed, not a tuned value",
+                "epochs": "as 'miyato2018': None, the trainer's own default applies",
+            },
+        },
+    },
+    # StyleGAN2 (build_stylegan_generator, build_stylegan_discriminator, build_stylegan_mapping,
+    # build_stylegan_synthesis). Widths follow min(channel_base // resolution, channel_max).
+    "karras2020": {
+        "reference": (
+            "Karras et al. 2020, 'Analyzing and Improving the Image Quality of StyleGAN', config F; "
+            "numbers the text leaves to the code from the official NVlabs/stylegan2 (TensorFlow) "
+            "configuration"
+        ),
+        "image_size": 256,
+        "channels": 3,
+        "latent_dim": 512,
+        "w_dim": 512,
+        "mapping_layers": 8,
+        "mapping_units": 512,
+        "mapping_lr_multiplier": 0.01,
+        # Config F: fmap_base 32 << 10 with nf(log2(res) - 1) = 65536 / res channels, at most 512
+        # (512 up to 128 px, 256 at 256 px).
+        "channel_base": 65536,
+        "channel_max": 512,
+        "noise_mode": "random",
+        "output_activation": "linear",
+        "truncation_psi": 1.0,
+        "truncation_cutoff": None,
+        "mbstd_group_size": 4,
+        "mbstd_channels": 1,
+        "training": {
+            "latent_distribution": "normal",
+            "batch_size": 32,
+            "generator_learning_rate": 0.002,
+            "discriminator_learning_rate": 0.002,
+            "adam_beta_1": 0.0,
+            "adam_beta_2": 0.99,
+            "adam_epsilon": 1e-8,
+            "loss": "non_saturating",
+            "r1_gamma": 10.0,
+            "r1_interval": 16,
+            "path_length_weight": 2.0,
+            "path_length_interval": 4,
+            "style_mixing_probability": 0.9,
+            "w_avg_decay": 0.995,
+            "ema_decay": 0.5 ** (32 / 10_000),
+            "epochs": None,
+            "generator_steps": 1,
+            "discriminator_steps": 1,
+            "label_smoothing": 0.0,
+            "instance_noise_stddev": 0.0,
+            "assumed": {
+                "image_size": "the paper's headline setting is FFHQ at 1024 px, beyond these factories "
+                "(16-256 px); 256 px is the size of its LSUN Cat / Church / Horse models, with the "
+                "same config F",
+                "r1_gamma": "10 is the FFHQ value; other data sets use other values (a per-data-set "
+                "choice, see 'stylegan2_cpu' for the auto-config heuristic)",
+                "ema_decay": "the code's EMA half-life of 10k images at batch 32: 0.5 ** (32 / 10000)",
+                "r1_interval": "lazy R1 every 16 D steps; the code also scales D's Adam learning rate "
+                "and betas by c = 16 / 17 (ganaug.training.stylegan_losses.lazy_regularization_adam)",
+                "path_length_weight": "part of config F; ganaug does not implement path-length "
+                "regularisation yet, so a trainer reading this preset skips it",
+                "epochs": "the paper counts images shown (25M for FFHQ), not epochs; None: the trainer's "
+                "own default applies",
+            },
+        },
+    },
+    "stylegan2_cpu": {
+        "reference": (
+            "ganaug's CPU-sized StyleGAN2 at 32 px after StyleGAN2-ADA's 'auto' configuration "
+            "(Karras et al. 2020a/b, stylegan2-ada-pytorch train.py): 2 mapping layers, "
+            "minibatch-stddev group 4, R1 gamma 0.0002 * res^2 / batch, EMA half-life batch * 10 / 32 "
+            "kimg, lazy R1 every 16 steps, Adam betas (0, 0.99)"
+        ),
+        "image_size": 32,
+        "channels": 3,
+        "latent_dim": 128,
+        "w_dim": 128,
+        "mapping_layers": 2,
+        "mapping_units": None,
+        "mapping_lr_multiplier": 0.01,
+        # Widths 128-128-128-64 at 4-8-16-32 px.
+        "channel_base": 2048,
+        "channel_max": 128,
+        "noise_mode": "random",
+        "output_activation": "linear",
+        "truncation_psi": 1.0,
+        "truncation_cutoff": None,
+        "mbstd_group_size": 4,
+        "mbstd_channels": 1,
+        "training": {
+            "latent_distribution": "normal",
+            "batch_size": 32,
+            "generator_learning_rate": 0.002,
+            "discriminator_learning_rate": 0.002,
+            "adam_beta_1": 0.0,
+            "adam_beta_2": 0.99,
+            "adam_epsilon": 1e-8,
+            "loss": "non_saturating",
+            "r1_gamma": 0.0002 * 32**2 / 32,
+            "r1_interval": 16,
+            "path_length_weight": 0.0,
+            "path_length_interval": 4,
+            "style_mixing_probability": 0.9,
+            "w_avg_decay": 0.995,
+            "ema_decay": 0.5 ** (32 / 10_000),
+            "epochs": None,
+            "generator_steps": 1,
+            "discriminator_steps": 1,
+            "label_smoothing": 0.0,
+            "instance_noise_stddev": 0.0,
+            "assumed": {
+                "latent_dim": "128 instead of 512 (and w_dim likewise): CPU budget",
+                "channel_base": "2048 with channel_max 128 instead of the auto config's 16384 / 512 (512 "
+                "channels at every resolution of a 32 px model): about 1/16 of the convolution cost",
+                "generator_learning_rate": "0.002 as the StyleGAN2 paper; the auto config uses 0.0025 "
+                "below 1024 px (both networks)",
+                "ema_decay": "the auto config's half-life batch * 10 / 32 kimg = 10k images at batch 32; "
+                "its ramp-up (half-life limited to 5 % of the images seen) is left to the trainer",
+                "path_length_weight": "the auto config uses 2 every 4 steps; not implemented in ganaug, so 0",
+                "epochs": "the auto config trains 25M images; None: the trainer's own default applies",
+            },
+        },
+    },
 }
 
 #: Keys of a preset that are not factory arguments.
