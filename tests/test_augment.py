@@ -1,6 +1,7 @@
 """Augmentation pipeline: budgets, synthesis files, the split and the experiment protocol."""
 
 import csv
+import json
 import os
 
 import keras
@@ -14,11 +15,13 @@ from ganaug.augment import (
     class_counts_of,
     headline_table,
     per_class_delta_table,
+    positive_control_set,
     run_augmentation_experiment,
     split_dataset,
     synthesis_budget,
     synthesize_dataset,
     verdict,
+    wrong_labels,
 )
 
 
@@ -141,6 +144,53 @@ def test_split_is_stratified_disjoint_and_scenario_shrinks_training_only(tmp_pat
         split_dataset(paths, labels, ["a", "b", "c"], scenario="huge")
 
 
+def test_control_part_is_held_out_of_the_training_pool_and_never_from_test():
+    paths = [f"/data/img{i}.png" for i in range(200)]
+    labels = np.array([0] * 150 + [1] * 40 + [2] * 10)
+    plain = split_dataset(paths, labels, ["a", "b", "c"], seed=3)
+    held = split_dataset(paths, labels, ["a", "b", "c"], seed=3, control_fraction=1 / 3)
+    assert held.test_paths == plain.test_paths and held.validation_paths == plain.validation_paths
+    pool = np.array(plain.counts()["train"])
+    control = np.array(held.counts()["control"])
+    np.testing.assert_array_equal(control, np.ceil(pool / 3).astype(int))
+    np.testing.assert_array_equal(np.array(held.counts()["train"]) + control, pool)
+    # enough held-out images for a 50 % growth of what is left (control_fraction = 0.5 / 1.5)
+    assert all(c >= b for c, b in zip(control, synthesis_budget(held.counts()["train"], fraction=0.5)))
+    assert not set(held.control_paths) & (set(held.train_paths) | set(held.test_paths) | set(held.validation_paths))
+    assert plain.control_paths == [] and plain.counts()["control"] == [0, 0, 0]
+    # a scenario's cut images join the control part; several classes can be cut
+    cut = split_dataset(paths, labels, ["a", "b", "c"], seed=3,
+                        scenario={"minority_class": ["b", "c"], "minority_count": 2})
+    assert cut.counts()["train"][1:] == [2, 2] and cut.counts()["control"] == [0, pool[1] - 2, pool[2] - 2]
+    assert cut.test_paths == plain.test_paths
+    with pytest.raises(ValueError, match="control_fraction"):
+        split_dataset(paths, labels, ["a", "b", "c"], control_fraction=1.0)
+
+
+def test_wrong_labels_change_every_label_and_keep_the_counts():
+    labels = np.array([0] * 5 + [1] * 4 + [2] * 3 + [3] * 2)
+    shuffled = wrong_labels(labels, num_classes=4, seed=0)
+    assert np.all(shuffled != labels)
+    np.testing.assert_array_equal(np.bincount(shuffled, minlength=4), np.bincount(labels, minlength=4))
+    np.testing.assert_array_equal(shuffled, wrong_labels(labels, num_classes=4, seed=0))
+    two = wrong_labels(np.array([1] * 6 + [3] * 6), num_classes=5, seed=1)
+    assert np.all(two[:6] == 3) and np.all(two[6:] == 1)
+    crowded = wrong_labels(np.array([0] * 8 + [1]), num_classes=3, seed=2)  # no count-keeping swap exists
+    assert np.all(crowded != np.array([0] * 8 + [1]))
+
+
+def test_positive_control_set_takes_the_requested_counts_and_warns_when_short():
+    paths = [f"/data/img{i}.png" for i in range(200)]
+    labels = np.array([0] * 150 + [1] * 40 + [2] * 10)
+    split = split_dataset(paths, labels, ["a", "b", "c"], seed=3, control_fraction=1 / 3)
+    picked, picked_labels, shortfall = positive_control_set(split, [5, 3, 0], seed=0)
+    assert np.bincount(picked_labels, minlength=3).tolist() == [5, 3, 0] and shortfall == [0, 0, 0]
+    assert set(picked) <= set(split.control_paths)
+    with pytest.warns(UserWarning, match=r"c \("):
+        _, short_labels, shortfall = positive_control_set(split, [0, 0, 50], seed=0)
+    assert shortfall[2] == 50 - split.counts()["control"][2]
+
+
 def test_leak_check_catches_test_files_in_training(tmp_path):
     paths, labels, names = make_folder_dataset(tmp_path / "real", [6, 6])
     split = split_dataset(paths, labels, names, seed=0)
@@ -162,7 +212,7 @@ def test_tiny_experiment_end_to_end_is_reproducible(tmp_path):
     synthetic = ImageReader.from_csv(summary["manifest"], class_names=names, shuffle=False)
     options = dict(
         synthetic_paths=synthetic.paths, synthetic_labels=synthetic.labels, arms=("baseline", "synthetic"),
-        seeds=(0, 1), epochs=2, batch_size=8, num_bootstrap=50, verbose=0,
+        seeds=(0, 1), steps=12, batch_size=8, num_bootstrap=50, verbose=0,
         classifier_options={"small_cnn_filters": (4, 8)},
     )
     result = run_augmentation_experiment(split, **options)
@@ -178,12 +228,19 @@ def test_tiny_experiment_end_to_end_is_reproducible(tmp_path):
     differences = [s - b for s, b in zip(result["summary"]["synthetic"]["f1_weighted"]["values"],
                                          result["summary"]["baseline"]["f1_weighted"]["values"])]
     assert delta["f1_weighted"]["mean"] == pytest.approx(np.mean(differences))
+    assert all(r["steps_trained"] == 12 for r in result["runs"])  # the same schedule for every arm
+    assert {"ci_seeds", "ci_bootstrap", "ci_hierarchical", "call", "mde"} <= set(delta["f1_weighted"])
     assert "synthetic" in headline_table(result) and "class2" in per_class_delta_table(result)
-    assert any("Rare class" in sentence for sentence in verdict(result))
+    assert "MDE" in headline_table(result)
+    sentences = verdict(result)
+    assert any("Rare class" in sentence for sentence in sentences)
+    assert "hierarchical" in sentences[0] and any("No controls were run" in s for s in sentences)
     repeat = run_augmentation_experiment(split, **options)
     assert repeat["summary"]["synthetic"]["f1_weighted"]["values"] == result["summary"]["synthetic"]["f1_weighted"]["values"]
     with pytest.raises(ValueError, match="seeds"):
         run_augmentation_experiment(split, seeds=(0,), arms=("baseline",))
+    with pytest.raises(ValueError, match="control_fraction"):
+        run_augmentation_experiment(split, arms=("baseline",), controls=True)
 
 
 def test_augment_command_runs_on_a_folder_with_a_run(tmp_path):
@@ -196,8 +253,12 @@ def test_augment_command_runs_on_a_folder_with_a_run(tmp_path):
                             "class_names": ["class0", "class1", "class2"], "data": str(tmp_path / "elsewhere")})
     tiny_conditional_generator().save(runs.model_path(run, "generator"))
     code = main(["augment", "--data", str(tmp_path / "data"), "--run", run, "--out", str(tmp_path / "out"),
-                 "--epochs", "1", "--seeds", "0", "1", "--quiet"])
+                 "--steps", "3", "--seeds", "0", "1", "--arms", "baseline", "synthetic", "--controls", "--quiet"])
     assert code == 0
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "experiment.json").exists()
-    assert (tmp_path / "out" / "split" / "test.csv").exists()
+    assert (tmp_path / "out" / "split" / "test.csv").exists() and (tmp_path / "out" / "split" / "control.csv").exists()
+    assert (tmp_path / "out" / "forest_plot.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "out" / "experiment.json").read_text())
+    assert saved["arms"] == ["baseline", "synthetic", "positive_control", "negative_control"]
+    assert "positive" in saved["controls"] and "negative" in saved["controls"]
     assert main(["augment", "--data", str(tmp_path / "missing"), "--run", run, "--out", str(tmp_path / "x")]) == 2

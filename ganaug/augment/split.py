@@ -2,9 +2,11 @@
 
 Every later step reads the split from its CSV manifests: the GAN and the encoder are trained on the
 training part only, synthetic images are made from it, and the test part is touched once, by the
-final evaluation of each classifier. ``scenario`` presets shrink the training part the way the
-papers' small, imbalanced experiments did (Fernández et al. 2021, Table 4: 500 negative and 68
-positive real patches).
+final evaluation of each classifier. An optional fourth part, ``control``, holds real images of the
+training pool that no model trains on (reserved with ``control_fraction``, plus whatever a scenario
+cuts away): the augmentation experiment's positive control adds them in place of synthetic images.
+``scenario`` presets shrink the training part the way the papers' small, imbalanced experiments did
+(Fernández et al. 2021, Table 4: 500 negative and 68 positive real patches).
 """
 
 import csv
@@ -13,6 +15,8 @@ import os
 
 import numpy as np
 
+PARTS = ("train", "validation", "test", "control")
+
 SCENARIOS = {
     "full": {},
     # Fernández et al. 2021, Table 4: 500 negative + 68 positive real training patches.
@@ -20,9 +24,17 @@ SCENARIOS = {
 }
 
 
+def _no_labels():
+    return np.zeros(0, np.int32)
+
+
 @dataclasses.dataclass
 class DataSplit:
-    """The three parts of a split: lists of file paths and int32 labels, and the class names."""
+    """The parts of a split: lists of file paths and int32 labels, and the class names.
+
+    ``control_paths``/``control_labels`` are real training-pool images held out of every part
+    (empty unless ``split_dataset(control_fraction=...)`` or a scenario that cuts the training part).
+    """
 
     class_names: list
     train_paths: list
@@ -31,20 +43,27 @@ class DataSplit:
     validation_labels: np.ndarray
     test_paths: list
     test_labels: np.ndarray
+    control_paths: list = dataclasses.field(default_factory=list)
+    control_labels: np.ndarray = dataclasses.field(default_factory=_no_labels)
 
     def counts(self):
-        """Returns ``{"train": [...], "validation": [...], "test": [...]}`` images per class."""
+        """Returns ``{"train": [...], "validation": [...], "test": [...], "control": [...]}`` images per class."""
         k = len(self.class_names)
         return {
-            part: [int(c) for c in np.bincount(getattr(self, f"{part}_labels"), minlength=k)]
-            for part in ("train", "validation", "test")
+            part: [int(c) for c in np.bincount(np.asarray(getattr(self, f"{part}_labels"), np.int64), minlength=k)]
+            for part in PARTS
         }
 
     def write(self, directory):
-        """Writes ``train.csv``, ``validation.csv`` and ``test.csv`` (``path,label``) and returns them."""
+        """Writes ``train.csv``, ``validation.csv``, ``test.csv`` (and ``control.csv`` if any) and returns them.
+
+        Each CSV has the columns ``path,label`` (absolute path, class name).
+        """
         os.makedirs(directory, exist_ok=True)
         written = {}
-        for part in ("train", "validation", "test"):
+        for part in PARTS:
+            if part == "control" and not len(self.control_paths):
+                continue
             path = os.path.join(directory, f"{part}.csv")
             with open(path, "w", newline="") as f:
                 writer = csv.writer(f)
@@ -63,13 +82,21 @@ def split_dataset(
     validation_fraction=0.15,
     test_fraction=0.3,
     scenario="full",
+    control_fraction=0.0,
     seed=0,
 ):
     """Returns a stratified train/validation/test split, optionally shrunk to a scenario.
 
-    Every class with at least three images gets at least one image in each part. The scenario
-    then subsamples the *training* part only (validation and test keep their natural size, so the
-    test set stays the same whatever the scenario).
+    Every class with at least three images gets at least one image in each part. What is left of
+    each class after test and validation is its training pool: ``ceil(control_fraction * pool)``
+    of its images are reserved as the ``control`` part (real images no classifier trains on, for
+    the experiment's positive control), and the scenario then subsamples the rest into the
+    training part; the images a scenario cuts away join the control part too. Test and validation
+    keep their natural size, and the test set is the same whatever the scenario and
+    ``control_fraction`` (for the same ``seed``).
+
+    To hold out as many real images per class as ``synthesis_budget(mode="grow",
+    fraction=g)`` will synthesise, use ``control_fraction = g / (1 + g)`` (1/3 for the thesis's 50 %).
 
     Args:
         paths: image file paths.
@@ -79,7 +106,10 @@ def split_dataset(
         test_fraction: share of each class for testing, in (0, 1).
         scenario: a name from ``SCENARIOS`` or a dict with optional keys ``majority_count`` (cap
             every class's training images), ``minority_count`` and ``minority_class`` (a class
-            name, or ``"rarest"``, whose training images are cut to ``minority_count``).
+            name, a list of class names, or ``"rarest"``, whose training images are cut to
+            ``minority_count``).
+        control_fraction: share of each class's training pool held out as real control images,
+            in [0, 1). Training keeps at least one image of every class that has one.
         seed: seed of the split and of the subsampling.
 
     Returns:
@@ -105,9 +135,11 @@ def split_dataset(
             "`validation_fraction` must be in [0, 1) with validation_fraction + test_fraction < 1. "
             f"Received: validation_fraction={validation_fraction}"
         )
+    if isinstance(control_fraction, bool) or not 0 <= control_fraction < 1:
+        raise ValueError(f"`control_fraction` must be in [0, 1). Received: control_fraction={control_fraction}")
     scenario = _resolve_scenario(scenario)
     rng = np.random.default_rng(seed)
-    parts = {"train": [], "validation": [], "test": []}
+    parts = {"train": [], "validation": [], "test": [], "control": []}
     for k in range(len(class_names)):
         members = rng.permutation(np.flatnonzero(labels == k))
         n = len(members)
@@ -118,9 +150,17 @@ def split_dataset(
             n_validation = max(n_validation, 1 if validation_fraction > 0 else 0)
         parts["test"].extend(members[:n_test])
         parts["validation"].extend(members[n_test : n_test + n_validation])
-        parts["train"].append(members[n_test + n_validation :])
-    train = _apply_scenario(parts["train"], labels, class_names, scenario, rng)
-    selected = {"train": train, "validation": np.asarray(parts["validation"], int), "test": np.asarray(parts["test"], int)}
+        pool = members[n_test + n_validation :]
+        n_control = min(int(np.ceil(control_fraction * len(pool) - 1e-9)), max(len(pool) - 1, 0))
+        parts["control"].append(pool[:n_control])
+        parts["train"].append(pool[n_control:])
+    train, cut = _apply_scenario(parts["train"], labels, class_names, scenario, rng)
+    selected = {
+        "train": train,
+        "validation": np.asarray(parts["validation"], int),
+        "test": np.asarray(parts["test"], int),
+        "control": np.concatenate(parts["control"] + [cut]).astype(int),
+    }
     fields = {}
     for part, indices in selected.items():
         indices = np.sort(indices.astype(int))
@@ -143,18 +183,28 @@ def _resolve_scenario(scenario):
 
 
 def _apply_scenario(train_parts, labels, class_names, scenario, rng):
+    """Returns ``(kept, cut)``: training indices the scenario keeps and those it cuts away."""
     counts = [len(p) for p in train_parts]
     minority = scenario.get("minority_class")
-    if minority == "rarest":
-        minority = int(np.argmin(counts))
-    elif minority is not None:
-        if minority not in class_names:
-            raise ValueError(f"`minority_class` must be a class name or 'rarest'. Received: minority_class={minority!r}")
-        minority = class_names.index(minority)
-    kept = []
+    names = [minority] if minority is None or isinstance(minority, str) else list(minority)
+    minorities = set()
+    for name in names:
+        if name is None:
+            continue
+        if name == "rarest":
+            minorities.add(int(np.argmin(counts)))
+        elif name in class_names:
+            minorities.add(class_names.index(name))
+        else:
+            raise ValueError(
+                "`minority_class` must be a class name, a list of class names or 'rarest'. "
+                f"Received: minority_class={minority!r}"
+            )
+    kept, cut = [], []
     for k, members in enumerate(train_parts):
         limit = scenario.get("majority_count")
-        if k == minority and scenario.get("minority_count") is not None:
+        if k in minorities and scenario.get("minority_count") is not None:
             limit = scenario["minority_count"]
         kept.append(members if limit is None else members[: int(limit)])
-    return np.concatenate(kept) if kept else np.zeros(0, int)
+        cut.append(members[len(kept[-1]):])
+    return (np.concatenate(kept) if kept else np.zeros(0, int)), (np.concatenate(cut) if cut else np.zeros(0, int))

@@ -16,7 +16,10 @@ def run_augmentation_study(
     seeds=(0, 1, 2),
     arms=None,
     architecture="small_cnn",
-    epochs=10,
+    epochs=None,
+    steps=None,
+    controls=False,
+    control_fraction=None,
     scenario="full",
     split_seed=0,
     sigma=0.2,
@@ -39,20 +42,30 @@ def run_augmentation_study(
         seeds: classifier training seeds.
         arms: the arms to run (default: all four, or the two without synthetic data if none).
         architecture: the classifier (``build_classifier``).
-        epochs: maximum classifier epochs.
+        epochs: classifier epochs (raised to the classifier's minimum number of steps); None for
+            the default schedule (``ganaug.training.classifier.classifier_schedule``).
+        steps: exact classifier optimiser steps (instead of ``epochs``).
+        controls: add the positive control (held-out real images) and the negative control
+            (synthetic images with wrong labels) arms.
+        control_fraction: share of each class's training pool held out for the positive control
+            (default with ``controls``: ``fraction / (1 + fraction)`` for ``budget_mode="grow"``, so
+            there are as many held-out real images as synthetic ones; 1/3 otherwise).
         scenario: a ``SCENARIOS`` name or dict shrinking the training part.
         split_seed: seed of the split.
         sigma: perturbation standard deviation.
         verbose: 0 silent, 1 progress.
 
     Returns:
-        dict: the experiment result plus ``report`` (paths) and ``synthesis`` (summary).
+        dict: the experiment result plus ``report`` (paths), ``synthesis`` (summary) and
+        ``figures`` (the forest plot).
     """
     from data_readers.image_reader import ImageReader
     from ganaug.augment.budgets import synthesis_budget
     from ganaug.augment.experiment import (ARMS, headline_table, per_class_delta_table,
                                            run_augmentation_experiment, verdict)
+    from ganaug.augment.figures import forest_plot
     from ganaug.augment.split import split_dataset
+    from ganaug.figures import save_figure
     from ganaug.augment.synthesis import synthesize_dataset
     from ganaug.report import Report
     from ganaug.runs import load_run_model, read_config, write_json_atomic
@@ -75,7 +88,10 @@ def run_augmentation_study(
             f"The run's classes {run_classes} differ from the data's {class_names}. "
             f"Received: run_dir={run_dir!r}, data={data!r}"
         )
-    split = split_dataset(reader.paths, reader.labels, class_names, seed=split_seed, scenario=scenario)
+    if control_fraction is None:
+        control_fraction = (fraction / (1 + fraction) if budget_mode == "grow" else 1 / 3) if controls else 0.0
+    split = split_dataset(reader.paths, reader.labels, class_names, seed=split_seed, scenario=scenario,
+                          control_fraction=control_fraction)
     split.write(os.path.join(out_dir, "split"))
     generator = load_run_model(run_dir, "generator")
     encoder = load_run_model(run_dir, "encoder") if method != "conditional" else None
@@ -89,19 +105,23 @@ def run_augmentation_study(
     synthetic = ImageReader.from_csv(synthesis["manifest"], class_names=class_names, shuffle=False)
     result = run_augmentation_experiment(
         split, synthetic_paths=synthetic.paths, synthetic_labels=synthetic.labels,
-        arms=arms or ARMS, seeds=seeds, architecture=architecture,
+        arms=arms or ARMS, controls=controls, seeds=seeds, architecture=architecture,
         image_size=int(generator.outputs[0].shape[1]), channels=int(generator.outputs[0].shape[-1]),
-        epochs=epochs, verbose=verbose,
+        epochs=epochs, steps=steps, verbose=verbose,
     )
     report = Report("ganaug augment: does synthetic data make the classifier better?",
                     subtitle=f"data {os.path.abspath(data)}, generator {os.path.abspath(run_dir)}, method {method}")
     section = report.section("Result")
-    section.table(headline_table(result), caption="Per arm, mean ± std over seeds")
-    section.table(per_class_delta_table(result), caption="Per-class F1 change vs baseline [95 % CI seeds; bootstrap]")
+    section.table(headline_table(result), caption="Per arm, mean ± std over seeds; change vs baseline with MDE and call")
+    section.table(per_class_delta_table(result),
+                  caption="Per-class F1 change vs baseline [95 % CI seeds; CI test images; CI both] (▲/▼: called)")
     section.bullets(verdict(result))
+    figures = {"forest_plot": save_figure(forest_plot(result), os.path.join(out_dir, "forest_plot.png"))}
+    section.figure(figures["forest_plot"], caption="Change vs baseline per class, with the three intervals")
     paths = report.write(out_dir)
     write_json_atomic(os.path.join(out_dir, "experiment.json"), {k: v for k, v in result.items() if k != "runs"})
     result["report"] = paths
     result["synthesis"] = synthesis
+    result["figures"] = figures
     return result
 

@@ -6,8 +6,9 @@ def register(subparsers):
         "augment",
         help="Grow a data set with a trained generator and measure the classifier with and without it.",
         description="Split the data (fixed, stratified), synthesise images with the run's generator, train "
-        "a classifier per arm (baseline, classical, synthetic, classical+synthetic) and seed, and report "
-        "accuracy and F1 changes with confidence intervals.",
+        "a classifier per arm (baseline, classical, synthetic, classical+synthetic; with --controls also a "
+        "positive control of held-out real images and a negative control with wrong labels) and seed, and "
+        "report accuracy and F1 changes with confidence intervals and the smallest detectable change.",
     )
     parser.add_argument("--data", required=True, help="folder of class folders")
     parser.add_argument("--run", required=True, help="trained run directory (runs/NAME)")
@@ -17,8 +18,18 @@ def register(subparsers):
     parser.add_argument("--fraction", type=float, default=0.5, help="growth fraction for --budget grow (thesis: 0.5)")
     parser.add_argument("--counts", type=int, default=None, help="images per class for --budget fixed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=None,
+                        choices=["baseline", "classical", "synthetic", "classical+synthetic"],
+                        help="arms to run (default: all four)")
     parser.add_argument("--architecture", default="small_cnn", choices=["small_cnn", "xception", "inception_v3"])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="classifier epochs, raised to the minimum number of steps (default: the converged schedule)")
+    parser.add_argument("--steps", type=int, default=None, help="exact classifier optimiser steps (instead of --epochs)")
+    parser.add_argument("--controls", action="store_true",
+                        help="add a positive control (held-out real images) and a negative control (wrong labels)")
+    parser.add_argument("--control-fraction", type=float, default=None,
+                        help="share of each class's training pool held out for the positive control "
+                        "(default with --controls: fraction / (1 + fraction))")
     parser.add_argument("--scenario", default="full", help="'full' or 'fernandez2021_table4'")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
@@ -26,14 +37,17 @@ def register(subparsers):
 
 
 def run(args):
-    from ganaug.augment.experiment import headline_table
+    from ganaug.augment.experiment import headline_table, verdict
     from ganaug.augment.study import run_augmentation_study
 
     result = run_augmentation_study(
         args.data, args.run, args.out, method=args.method, budget_mode=args.budget, fraction=args.fraction,
-        counts=args.counts, seeds=tuple(args.seeds), architecture=args.architecture, epochs=args.epochs,
+        counts=args.counts, seeds=tuple(args.seeds), arms=args.arms, architecture=args.architecture, epochs=args.epochs,
+        steps=args.steps, controls=args.controls, control_fraction=args.control_fraction,
         scenario=args.scenario, split_seed=args.split_seed, verbose=0 if args.quiet else 1,
     )
     print(headline_table(result))
+    for sentence in verdict(result)[1:]:
+        print(f"- {sentence}")
     print(f"Report: {result['report']['html']}")
     return 0

@@ -75,7 +75,8 @@ def class_proportional_labels(labels, num_classes, num_samples):
     return np.repeat(np.arange(num_classes, dtype=np.int32), wanted)
 
 
-def _default_extractor(images, labels, num_classes, epochs, seed, verbose):
+def _default_extractor(images, labels, num_classes, epochs, steps, seed, verbose):
+    """Trains the domain feature classifier with ``train_classifier``'s converged default schedule."""
     from ganaug.models import build_classifier
     from ganaug.training.classifier import train_classifier
 
@@ -83,8 +84,21 @@ def _default_extractor(images, labels, num_classes, epochs, seed, verbose):
         "small_cnn", num_classes=num_classes, image_size=int(images.shape[1]), channels=int(images.shape[-1]),
         seed=seed, name="evaluation_classifier",
     )
-    model, history = train_classifier(model, (images, labels), epochs=epochs, seed=seed, verbose=verbose)
-    return feature_tools.feature_extractor(model), history
+    model, history = train_classifier(model, (images, labels), epochs=epochs, steps=steps, seed=seed,
+                                      verbose=1 if verbose else 0)
+    return model, history
+
+
+def _check_schedule(epochs, steps):
+    for name, value in (("classifier_epochs", epochs), ("classifier_steps", steps)):
+        if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+            raise ValueError(f"`{name}` must be None or a positive integer. Received: {name}={value}")
+    if epochs is not None and steps is not None:
+        raise ValueError(
+            "Pass either `classifier_epochs` or `classifier_steps`, not both. "
+            f"Received: classifier_epochs={epochs}, classifier_steps={steps}"
+        )
+    return (None if epochs is None else int(epochs)), (None if steps is None else int(steps))
 
 
 def _json_safe(value):
@@ -116,7 +130,8 @@ def evaluate_generator(
     num_samples=1000,
     latent_distribution="normal",
     holdout_fraction=0.2,
-    classifier_epochs=5,
+    classifier_epochs=None,
+    classifier_steps=None,
     tstr=True,
     tstr_samples_per_class=None,
     kid_subset_size=1000,
@@ -134,15 +149,19 @@ def evaluate_generator(
             (loaded into memory). Labels are needed unless ``feature_extractor`` is given.
         class_names: names of the classes (default ``reader.class_names`` or ``"0", "1", ...``).
         feature_extractor: a ``keras.Model`` ``images -> features``; None trains a ``small_cnn``
-            classifier on the real train split for ``classifier_epochs`` epochs and uses its
-            penultimate layer (``features.feature_extractor``).
+            classifier on the real train split (``train_classifier``'s converged default schedule,
+            the same as the augmentation experiment's) and uses its penultimate layer
+            (``features.feature_extractor``).
         num_samples: number of generated images (drawn with the real class proportions for a
             conditional generator, at least 2 per class).
         latent_distribution: the generator's prior, ``"normal"`` or ``"uniform"``.
         holdout_fraction: fraction of the real data held out (stratified) for the real baseline
             and the TSTR test set; the rest trains the feature classifier and is the memorisation
             reference.
-        classifier_epochs: epochs of the default feature classifier and of the TSTR classifiers.
+        classifier_epochs: epochs of the default feature classifier and of the TSTR classifiers,
+            raised to ``train_classifier``'s minimum number of optimiser steps; None for its default
+            schedule.
+        classifier_steps: exact optimiser steps of those classifiers (instead of epochs).
         tstr: run TSTR/TRTS (conditional generators only).
         tstr_samples_per_class: generated images per class for TSTR (default: the largest real
             class count of the train split).
@@ -169,10 +188,7 @@ def evaluate_generator(
     validate_distribution(latent_distribution)
     if int(num_samples) != num_samples or num_samples < 10:
         raise ValueError(f"`num_samples` must be an integer >= 10. Received: num_samples={num_samples}")
-    if int(classifier_epochs) != classifier_epochs or classifier_epochs < 1:
-        raise ValueError(
-            f"`classifier_epochs` must be a positive integer. Received: classifier_epochs={classifier_epochs}"
-        )
+    classifier_epochs, classifier_steps = _check_schedule(classifier_epochs, classifier_steps)
     if feature_extractor is not None and not callable(feature_extractor):
         raise TypeError(
             "`feature_extractor` must be a keras.Model or None. "
@@ -199,13 +215,14 @@ def evaluate_generator(
     train_images, train_labels = images[train_index], labels[train_index]
     holdout_images, holdout_labels = images[holdout_index], labels[holdout_index]
 
-    classifier_history = None
+    classifier_history = feature_classifier = None
     if feature_extractor is None:
         if verbose:
             print(f"Training the feature classifier on {len(train_images)} real images ...")
-        feature_extractor, classifier_history = _default_extractor(
-            train_images, train_labels, num_classes, int(classifier_epochs), seed, verbose
+        feature_classifier, classifier_history = _default_extractor(
+            train_images, train_labels, num_classes, classifier_epochs, classifier_steps, seed, verbose
         )
+        feature_extractor = feature_tools.feature_extractor(feature_classifier)
     identity = (
         feature_tools.extractor_identity(feature_extractor)
         if isinstance(feature_extractor, keras.Model)
@@ -280,8 +297,9 @@ def evaluate_generator(
         samples = tstr_samples_per_class or int(np.bincount(train_labels, minlength=num_classes).max())
         report = tstr_trts(
             generator, (train_images, train_labels), (holdout_images, holdout_labels),
-            samples_per_class=samples, class_names=class_names, epochs=int(classifier_epochs),
+            samples_per_class=samples, class_names=class_names, epochs=classifier_epochs, steps=classifier_steps,
             latent_distribution=latent_distribution, seed=seed, verbose=verbose,
+            real_classifier=feature_classifier,  # trained exactly as TSTR's own real classifier would be
         )
         result["tstr"] = report
 

@@ -70,10 +70,12 @@ def tstr_trts(
     samples_per_class=500,
     class_names=None,
     classifier_factory=None,
-    epochs=5,
-    learning_rate=1e-3,
+    epochs=None,
+    steps=None,
+    learning_rate=None,
     batch_size=32,
     latent_distribution="normal",
+    real_classifier=None,
     seed=0,
     verbose=0,
 ):
@@ -93,8 +95,12 @@ def tstr_trts(
         classifier_factory: ``f(num_classes, image_size, channels, seed) -> keras.Model`` (softmax);
             default ``ganaug.models.build_classifier("small_cnn", ...)``. InceptionV3 as in the paper:
             pass a factory building ``build_classifier("inception_v3", ..., resize_to=75)``.
-        epochs, learning_rate, batch_size: classifier training options.
+        epochs, steps, learning_rate, batch_size: classifier training options
+            (``train_classifier``; None for its converged defaults).
         latent_distribution: the generator's prior.
+        real_classifier: an already trained classifier of ``real_train`` to use for the two
+            "trained on real" cells instead of training one (``evaluate_generator`` passes its
+            feature classifier, trained the same way, to save one training).
         seed: seeds the generated sets and the classifiers.
         verbose: 0 silent, 1 progress.
 
@@ -141,11 +147,15 @@ def tstr_trts(
 
     rows, metrics = [], {}
     for train_name in ("real", "generated"):
-        model = factory(num_classes, image_size, channels, seed)
-        model, _ = train_classifier(
-            model, train_sets[train_name], epochs=epochs, learning_rate=learning_rate,
-            batch_size=batch_size, seed=seed, verbose=verbose,
-        )
+        if train_name == "real" and real_classifier is not None:
+            model = real_classifier
+        else:
+            model = factory(num_classes, image_size, channels, seed)
+            options = {} if learning_rate is None else {"learning_rate": learning_rate}
+            model, _ = train_classifier(
+                model, train_sets[train_name], epochs=epochs, steps=steps, batch_size=batch_size, seed=seed,
+                verbose=verbose, **options,
+            )
         for row_train, test_name in ROWS:
             if row_train != train_name:
                 continue

@@ -32,7 +32,7 @@ def _backbone(architecture, size, weights):
     return keras.applications.InceptionV3(include_top=False, weights=weights, input_shape=input_shape)
 
 
-def _small_cnn(x, filters, seed):
+def _small_cnn(x, filters, seed, batch_norm_momentum):
     for index, width in enumerate(filters, start=1):
         x = keras.layers.Conv2D(
             width,
@@ -42,7 +42,7 @@ def _small_cnn(x, filters, seed):
             kernel_initializer=keras.initializers.HeNormal(seed=None if seed is None else int(seed) + index),
             name=f"block_{index}_conv",
         )(x)
-        x = keras.layers.BatchNormalization(name=f"block_{index}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name=f"block_{index}_bn")(x)
         x = keras.layers.Activation("relu", name=f"block_{index}_act")(x)
         if index < len(filters):
             x = keras.layers.MaxPooling2D(2, name=f"block_{index}_pool")(x)
@@ -59,6 +59,7 @@ def build_classifier(
     dropout=0.5,
     resize_to=None,
     small_cnn_filters=(32, 64, 128),
+    batch_norm_momentum=0.99,
     seed=None,
     name=None,
 ):
@@ -79,6 +80,10 @@ def build_classifier(
         dropout: dropout rate before the ``"logits"`` layer, in [0, 1).
         resize_to: if given, images are resized to this size inside the model before the backbone.
         small_cnn_filters: filters of the ``small_cnn`` conv blocks (a max pool follows each but the last).
+        batch_norm_momentum: momentum of the ``small_cnn`` batch-norm moving averages, in [0, 1).
+            Keras's 0.99 is kept: ``ganaug.training.train_classifier`` recomputes the statistics
+            after training (``recalibrate_batch_norm``), which fixes their lag for every
+            architecture, keras.applications backbones included.
         seed: integer seed of the new layers' initialisers.
         name: model name (default ``"<architecture>_classifier"``).
 
@@ -102,6 +107,10 @@ def build_classifier(
     size = resize_to or image_size
     if architecture == "small_cnn":
         small_cnn_filters = check.check_units(small_cnn_filters, "small_cnn_filters")
+        if isinstance(batch_norm_momentum, bool) or not 0.0 <= batch_norm_momentum < 1.0:
+            raise ValueError(
+                f"`batch_norm_momentum` must be in [0, 1). Received: batch_norm_momentum={batch_norm_momentum}"
+            )
         if weights is not None:
             raise ValueError(
                 f"`weights` applies to the xception/inception_v3 backbones only. Received: weights={weights!r}"
@@ -139,7 +148,7 @@ def build_classifier(
     if resize_to is not None and resize_to != image_size:
         x = keras.layers.Resizing(resize_to, resize_to, interpolation="bilinear", name="resize")(x)
     if architecture == "small_cnn":
-        x = _small_cnn(x, small_cnn_filters, seed)
+        x = _small_cnn(x, small_cnn_filters, seed, float(batch_norm_momentum))
     else:
         x = _backbone(architecture, size, weights)(x)
     x = keras.layers.Identity(name="last_conv_features")(x)
