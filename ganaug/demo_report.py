@@ -7,14 +7,15 @@ from ganaug.report import Report
 
 
 def write_demo_report(state):
-    """Writes ``report.html`` and ``report.md`` into ``state["out_dir"]`` and returns their paths.
+    """Writes ``report.html`` and ``report.md`` into ``state.out_dir`` and returns their paths.
 
     Args:
-        state: the dict ``ganaug.demo.run_demo`` fills: configuration, figures, evaluation,
-            experiment tables and verdict, Grad-CAM summaries, exports and timings.
+        state: the ``ganaug.demo.DemoState`` after every step ran (its ``results`` per step).
     """
-    config = state["config"]
-    experiment = state["experiment"]
+    config, results = state.config, state.results
+    outcome = results["augmentation experiment"]
+    experiment, comparison = outcome["experiment"], results["generator comparison"]
+    selected = comparison["selected"]
     report = Report(
         "ganaug demo: GAN augmentation of the embedded blood-cell data set",
         subtitle=f"ganaug demo --preset {config['demo_preset']} (image size {config['image_size']} px)",
@@ -24,12 +25,15 @@ def write_demo_report(state):
     section.text(
         "Does adding GAN-generated images to the training set make a white-blood-cell classifier better? "
         "This run repeats the protocol of Klang & Carlberg (CellaVision thesis: every class grown by 50 % with "
-        "AC-GAN images, Xception retrained, weighted F1 compared) on the toolkit's embedded synthetic "
-        "blood-smear data set, with a fixed split, several training seeds and confidence intervals. The classifier "
-        "here is the small CNN of ganaug.models.build_classifier (Xception and InceptionV3 are options for a GPU)."
+        "generated images, the classifier retrained, weighted F1 compared) on the toolkit's embedded synthetic "
+        "blood-smear data set, with a fixed split, several training seeds, confidence intervals and two controls. "
+        f"Three class-conditional generators were trained and compared; the {selected} run was selected by a "
+        "declared rule and grew the classes. The classifier is the small CNN of ganaug.models.build_classifier."
     )
-    section.table(state["headline_table"], caption="Test-set scores per arm (mean ± std over seeds)")
-    section.bullets(state["verdict"])
+    section.table(outcome["headline_table"], caption="Test-set scores per arm (mean ± std over seeds)")
+    section.bullets(outcome["verdict"])
+    if outcome.get("figures", {}).get("forest"):
+        section.figure(outcome["figures"]["forest"], caption="Change in F1 per class and overall, with the intervals")
 
     section = report.section("Configuration")
     section.code(json.dumps(config, indent=2, default=str))
@@ -40,84 +44,108 @@ def write_demo_report(state):
         "The embedded data set is procedurally drawn (data_readers.synthetic): a pale background of red cells and one "
         "white cell per image whose class decides the nucleus shape, size, texture and granules, with random stain, "
         "brightness and pose, and class counts as imbalanced as the thesis's table. The test part of the split is "
-        "never used for training the GAN, the encoder or any classifier."
+        "never used for training a GAN, the encoder or any classifier; the control part is held out of every "
+        "training set and only enters the positive control arm."
     )
-    section.figure(state["figure_data"], caption="Real training images, one row per class")
+    section.figure(results["data"]["figure_data"], caption="Real training images, one row per class")
 
     section = report.section("Generators")
     section.text(
-        f"Vanilla GAN (DCGAN, preset {config['gan_preset']} scaled to {config['image_size']} px, "
-        f"{config['gan_steps']} steps), then the AC-GAN of the thesis on its frozen generator and discriminator "
-        f"({config['acgan_steps']} steps): only the 3-layer mapping (z, class) -> z, the realness head and the "
-        "3-layer auxiliary classifier train. Two deliberate departures from the thesis, both settings: the vanilla "
-        "GAN is Fernández's DCGAN (batch norm, Adam beta_1 0.5), which trains in minutes on a CPU, and the mapping "
-        f"ends in a {config['acgan_options'].get('mapping_output_activation', 'relu')} layer (a ReLU output reaches "
-        "only the positive half of the frozen generator's latent space and collapsed all classes in our runs)."
+        f"Three routes to class-conditional images, all trained on the same training part. (1) The thesis's route: "
+        f"a vanilla GAN (DCGAN, preset {config['gan_preset']} scaled to {config['image_size']} px, "
+        f"{config['gan_steps']} steps), then the AC-GAN on its frozen generator and discriminator "
+        f"({config['acgan_steps']} steps: only the 3-layer mapping (z, class) -> z, the realness head and the 3-layer "
+        f"auxiliary classifier train; the mapping ends in a "
+        f"{config['acgan_options'].get('mapping_output_activation', 'relu')} layer). (2) Fernández et al.'s "
+        f"conditional DCGAN ({config['cdcgan_steps']} steps). (3) SNGAN with a projection discriminator (preset "
+        f"{config['sngan_preset']}, {config['sngan_steps']} discriminator steps, hinge loss, spectral norm, "
+        "class-conditional batch norm, DiffAugment, EMA generator)."
     )
-    vanilla_run = os.path.join(state["out_dir"], "runs", "vanilla")
-    acgan_run = os.path.join(state["out_dir"], "runs", "acgan")
-    for run, name in ((vanilla_run, "vanilla GAN"), (acgan_run, "AC-GAN")):
-        curves = os.path.join(run, "loss_curves.png")
+    grids = [(results["vanilla GAN"]["figure_samples"], "Vanilla GAN (unconditional)")]
+    grids += [(results[step]["figure_samples"], f"{step} samples, one row per requested class")
+              for step in ("AC-GAN", "cDCGAN", "SNGAN") if step in results]
+    for path, caption in grids:
+        section.figure(path, caption=caption)
+    for run in ("vanilla", "acgan", "cdcgan", "sngan"):
+        curves = os.path.join(state.run_dir(run), "loss_curves.png")
         if os.path.isfile(curves):
-            section.figure(curves, caption=f"Loss curves of the {name}")
-    section.figure(state["figure_vanilla_samples"], caption="Vanilla GAN samples (unconditional)", width=420)
-    section.figure(state["figure_acgan_samples"], caption="AC-GAN samples, one row per requested class")
+            section.figure(curves, caption=f"Loss curves of {run}", width=520)
 
-    section = report.section("Generator evaluation")
-    evaluation = state["evaluation"]
+    section = report.section("Generator comparison and selection")
     section.text(
-        "Scores in a domain feature space: the penultimate layer of a small CNN trained on the real training images "
-        "(ImageNet Inception features are neither available offline nor of this domain). The real held-out row is "
-        "the reference a perfect generator would reach; FID is biased upwards at these sample sizes, KID is not."
+        "Every generator is measured in the same feature space (the penultimate layer of a small CNN trained on the "
+        "real training images) and against the same real-trained classifier. TRTS fidelity: the share of generated "
+        "images that classifier assigns to the requested class; a perfect generator scores what it scores on held-out "
+        "real images (the validation part here). TSTR: a classifier trained on generated images only, tested on the "
+        "held-out real images. Recall per class (Kynkäänniemi et al. 2019): the share of a class's real images that "
+        "lie within the generated images' manifold, i.e. whether the class is covered. "
+        f"Rule: {comparison['comparison']['rule']}. Outcome: {comparison['reason']}."
     )
-    tables = _markdown_tables(state["evaluation_markdown"])
-    for table in tables:
+    section.table(comparison["table"], caption="One row per generator (held-out real images as the reference)")
+    section.table(comparison["recall_table"], caption="Recall per class")
+    section.table(comparison["fidelity_table"], caption="TRTS class fidelity per class")
+
+    section = report.section(f"Evaluation of the selected generator ({selected})")
+    evaluation = results["generator evaluation"]
+    section.text(
+        "FID/KID, precision/recall, density/coverage, per-class diversity and memorisation in the domain feature space. "
+        "The real held-out row is the reference a perfect generator would reach; FID is biased upwards at these "
+        "sample sizes, KID is not."
+    )
+    for table in _markdown_tables(evaluation["markdown"]):
         section.table(table)
-    for name, path in sorted((evaluation.get("figures") or {}).items()):
+    for name, path in sorted((evaluation["evaluation"].get("figures") or {}).items()):
         if isinstance(path, str) and path.endswith(".png") and os.path.isfile(path):
             section.figure(path, caption=name.replace("_", " "))
 
     section = report.section("Latent space")
-    quality = state["latent_quality"]
+    latent = results["latent space"]
     rows = "\n".join(
         f"| {name.replace('_', ' ')} | {values['mse']:.4f} | {values['psnr']:.2f} | {values['ssim']:.3f} |"
-        for name, values in quality.items()
+        for name, values in latent["latent_quality"].items()
     )
     section.table("| method | MSE | PSNR (dB) | SSIM |\n|---|---|---|---|\n" + rows,
                   caption="Reconstruction of one real test image per class through the vanilla generator")
-    section.figure(state["figure_reverse_search"], caption="Reverse search (Fernández 2021)")
-    section.figure(state["figure_encoder"], caption="Image-to-latent encoder (Klang & Carlberg; cyclic loss of Saboo et al.)")
-    section.figure(state["figure_interpolation"], caption="Spherical interpolation between two encoded test images")
-    section.figure(state["figure_interpolation_gif"], caption="The same path, animated", width=160)
+    section.figure(latent["figure_reverse_search"], caption="Reverse search (Fernández 2021)")
+    section.figure(latent["figure_encoder"], caption="Image-to-latent encoder (Klang & Carlberg; cyclic training after Saboo et al.)")
+    section.figure(latent["figure_interpolation"], caption="Spherical interpolation between two encoded test images")
+    section.figure(latent["figure_interpolation_gif"], caption="The same path, animated", width=160)
 
     section = report.section("Augmentation experiment")
-    section.table(state["headline_table"], caption="Per arm (mean ± std over seeds)")
-    section.table(state["per_class_table"], caption="Per-class F1 change vs baseline: mean [95 % CI over seeds; 95 % bootstrap CI over test images]")
-    section.bullets(state["verdict"])
-    for arm, path in state["figure_confusion"].items():
+    section.table(outcome["headline_table"], caption="Per arm (mean ± std over seeds)")
+    section.table(outcome["per_class_table"], caption="Per-class F1 change vs baseline with its intervals")
+    section.bullets(outcome["verdict"])
+    if outcome.get("controls"):
+        section.text("Controls: can this experiment see an effect at all?")
+        section.bullets(_control_lines(outcome["controls"]))
+    if outcome.get("figures", {}).get("forest"):
+        section.figure(outcome["figures"]["forest"], caption="Change in F1 per class and overall, with the intervals")
+    for arm, path in outcome["figures"]["confusion"].items():
         section.figure(path, caption=f"Confusion matrix, {arm}", width=520)
 
     section = report.section("Grad-CAM: real vs generated evidence")
     section.text(
         "Fernández et al. (2021, sec. 4.1.1) checked with Grad-CAM that a classifier highlights the same evidence "
-        "on generated as on real images. Below, the baseline classifier (seed 0) on real test images and AC-GAN "
+        f"on generated as on real images. Below, the baseline classifier (first seed) on real test images and {selected} "
         "images of the most common and of the rarest class."
     )
-    for name, entry in state["gradcam"].items():
+    for name, entry in results["Grad-CAM"]["gradcam"].items():
         section.text(f"{name}: {entry['summary']}")
         section.figure(entry["figure"], caption=f"Grad-CAM, class {name}")
 
     section = report.section("Exported models")
-    section.bullets(f"{kind}: {path} (SavedModel + model_card.json)" for kind, path in state["exports"].items())
+    section.bullets(f"{kind}: {path} (SavedModel + model_card.json)" for kind, path in results["export"]["exports"].items())
 
     section = report.section("What these numbers do and do not show")
     section.bullets([
         "The data set is synthetic: it shows the pipeline works and how to read its output, not how a GAN will help "
         "on your images. Run the same command on your data (`ganaug augment`).",
         "All scores are on one fixed test split that no model saw; the seed interval captures training variability, "
-        "the bootstrap interval test-set variability. Neither captures variation between data sets.",
-        "With 3 seeds a t-interval is wide: 'inconclusive' means this run cannot tell, not that there is no effect.",
-        "The generator was trained for minutes on a CPU at low resolution; better generators may change the answer. "
+        "the bootstrap interval test-set variability, the hierarchical one both. None captures variation between data "
+        "sets.",
+        "The positive control (held-out real images in place of synthetic ones) says what a perfect generator could "
+        "show here; the negative control (shuffled labels) what a harmful one would.",
+        "The generators were trained for minutes on a CPU at low resolution; better generators may change the answer. "
         "Use the gpu preset or your own settings to scale up.",
         "FID/KID depend on the feature extractor (recorded above); compare them only within one extractor.",
     ])
@@ -125,15 +153,27 @@ def write_demo_report(state):
     section = report.section("Timings")
     section.table(
         "| step | seconds |\n|---|---|\n"
-        + "\n".join(f"| {name} | {seconds} |" for name, seconds in state["timings"].items())
+        + "\n".join(f"| {name} | {seconds} |" for name, seconds in state.timings.items())
     )
-    return report.write(state["out_dir"])
+    return report.write(state.out_dir)
+
+
+def _control_lines(findings):
+    if isinstance(findings, dict):
+        lines = []
+        for key, value in findings.items():
+            if isinstance(value, (list, tuple)):
+                lines.extend(str(v) for v in value)
+            elif isinstance(value, str):
+                lines.append(value)
+        return lines or [json.dumps(findings, default=str)]
+    return [str(line) for line in findings]
 
 
 def _counts_table(state):
-    counts = state["experiment"]["counts"]
+    counts = state.results["augmentation experiment"]["experiment"]["counts"]
     lines = ["| class | train | validation | test | synthetic added |", "|---|---|---|---|---|"]
-    for k, name in enumerate(state["class_names"]):
+    for k, name in enumerate(state.class_names):
         lines.append(f"| {name} | {counts['train'][k]} | {counts['validation'][k]} | {counts['test'][k]} | "
                      f"{counts['synthetic'][k]} |")
     return "\n".join(lines)

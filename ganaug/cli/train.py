@@ -1,38 +1,50 @@
-"""``ganaug train dcgan|cdcgan|acgan``: train a GAN and write its run directory."""
+"""``ganaug train dcgan|cdcgan|sngan|acgan|stylegan|cstylegan``: train a GAN and write its run directory."""
 
 
 def register(subparsers):
     """Adds the ``train`` command."""
     parser = subparsers.add_parser(
         "train",
-        help="train a DCGAN, conditional DCGAN or AC-GAN",
+        help="train a DCGAN, conditional DCGAN, SNGAN, AC-GAN or (conditional) StyleGAN2",
         description="Train a GAN on a folder-per-class image data set and write runs/NAME.",
     )
-    parser.add_argument("family", choices=("dcgan", "cdcgan", "acgan"))
+    parser.add_argument("family", choices=("dcgan", "cdcgan", "sngan", "acgan", "stylegan", "cstylegan"))
     parser.add_argument("--data", required=True, help="folder-per-class image folder")
     parser.add_argument("--out", required=True, help="run directory, e.g. runs/dcgan32")
-    parser.add_argument("--preset", default=None, help="fernandez2021 or klang_carlberg2020")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--preset", default=None,
+                        help="fernandez2021, klang_carlberg2020, miyato2018, sngan_cpu, stylegan2_cpu, karras2020, ...")
+    parser.add_argument("--image-size", type=int, default=None, help="preset's, else 64")
+    parser.add_argument("--channels", type=int, default=None, help="preset's, else 3")
     parser.add_argument("--latent-dim", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--loss", default="non_saturating")
+    parser.add_argument("--loss", default=None, help="family's or preset's (non_saturating; SNGAN: hinge)")
     parser.add_argument("--generator-learning-rate", type=float, default=None)
     parser.add_argument("--discriminator-learning-rate", type=float, default=None)
     parser.add_argument("--generator-steps", type=int, default=None)
+    parser.add_argument("--discriminator-steps", type=int, default=None, help="D updates per G update")
     parser.add_argument("--label-smoothing", type=float, default=None)
     parser.add_argument("--instance-noise", type=float, default=None)
-    parser.add_argument("--diffaugment", default=None, help="e.g. color,translation,cutout")
+    parser.add_argument("--diffaugment", default=None, help="e.g. color,translation,cutout, or auto")
     parser.add_argument("--ema-decay", type=float, default=None)
+    parser.add_argument("--r1-gamma", type=float, default=None, help="stylegan: R1 weight (preset's, else auto)")
+    parser.add_argument("--r1-interval", type=int, default=None, help="stylegan: D steps between R1 terms (16)")
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--strategy", default="auto", choices=("auto", "default", "mirrored", "multiworker"))
+    parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model factory argument, e.g. generator_filters=32 (repeatable)")
     parser.add_argument("--base-run", default=None, help="acgan: the trained DCGAN run to freeze")
     parser.add_argument("--sample-every", type=int, default=500)
     parser.add_argument("--checkpoint-every", type=int, default=500)
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue the run in --out from its newest checkpoint (same model settings; "
+                          "steps, batch size and learning rates may change and are recorded)")
+    existing.add_argument("--resume-or-start", action="store_true",
+                          help="as --resume, but start the run when --out has no checkpoint yet")
+    existing.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -42,8 +54,6 @@ def run(args):
     """Runs ``ganaug.training.train_gan`` with the parsed flags."""
     from ganaug.training import train_gan
 
-    if args.epochs is None and args.steps is None:
-        raise ValueError("Pass --epochs or --steps. Received: epochs=None, steps=None")
     train_gan(
         args.family,
         args.data,
@@ -56,22 +66,42 @@ def run(args):
         epochs=args.epochs,
         steps=args.steps,
         base_run=args.base_run,
+        model_options=parse_key_values(args.model_option, "--model-option"),
         generator_learning_rate=args.generator_learning_rate,
         discriminator_learning_rate=args.discriminator_learning_rate,
         generator_steps=args.generator_steps,
+        discriminator_steps=args.discriminator_steps,
         label_smoothing=args.label_smoothing,
         instance_noise=args.instance_noise,
         loss=args.loss,
         diffaugment=args.diffaugment,
         ema_decay=args.ema_decay,
+        **{k: v for k, v in (("r1_gamma", args.r1_gamma), ("r1_interval", args.r1_interval)) if v is not None},
         mixed_precision=args.mixed_precision,
         jit_compile=args.jit_compile,
         strategy=args.strategy,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
+        resume="or_start" if args.resume_or_start else args.resume,
+        overwrite=args.overwrite,
         seed=args.seed,
         verbose=0 if args.quiet else 1,
     )
     print(f"Run written to {args.out}")
     return 0
+
+
+def parse_key_values(items, flag):
+    """Returns ``{key: value}`` from ``KEY=VALUE`` strings; values are read as JSON when they parse."""
+    import json
+
+    values = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"`{flag}` takes KEY=VALUE. Received: {flag} {item}")
+        try:
+            values[key] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key] = text
+    return values

@@ -2,7 +2,10 @@
 
 The averaged generator (``w_ema <- d * w_ema + (1 - d) * w`` after every generator update) gives
 smoother samples than the last iterate; ``GANTrainer(ema_decay=0.999)`` keeps one and saves it as
-the run's ``generator.keras``.
+the run's ``generator.keras``. The decay warms up as in ``tf.train.ExponentialMovingAverage`` with
+``num_updates``: ``min(decay, (1 + n) / (10 + n))`` after ``n`` generator updates, so a short run's
+average is not dominated by the initial weights (with a fixed 0.999, 750 updates would still give
+the random initialisation 0.999^750 = 47 % of the weight; BigGAN starts its average late instead).
 """
 
 import numbers
@@ -42,3 +45,11 @@ def update_ema(ema_model, model, decay):
             average.assign(weight.value)
             continue
         average.assign(decay * average.value + (1.0 - decay) * weight.value)
+
+
+def warmed_up_decay(decay, num_updates):
+    """Returns ``min(decay, (1 + n) / (10 + n))`` for ``n = num_updates`` generator updates so far."""
+    import tensorflow as tf
+
+    num_updates = tf.cast(num_updates, tf.float32)
+    return tf.minimum(tf.constant(decay, tf.float32), (1.0 + num_updates) / (10.0 + num_updates))

@@ -1,40 +1,25 @@
 """``train_gan``: build the paper's models from the factories, train them, write the run.
 
 The models are built *inside* the trainer's strategy scope (the trainer receives builders), so the
-same call trains on one CPU, several GPUs or several machines.
+same call trains on one CPU, several GPUs or several machines. Every setting goes through
+``ganaug.training.config.resolve_config`` (defaults <- family <- preset <- caller; unknown settings
+are an error) and the resolved settings are written to the run's ``config.json``.
 """
 
 import os
 
 import keras
 
-from ganaug.models.presets import get_preset
 from ganaug.runs import load_run_model, read_config
 from ganaug.training import distribute
+from ganaug.training.config import ENGINE_KEYS, factory_arguments, model_factories, resolve_config
+from ganaug.training.objectives import OBJECTIVES
+from ganaug.training.stylegan_losses import r1_gamma_heuristic
 from ganaug.training.trainer import FAMILIES, GANTrainer
 
-TRAINING_DEFAULTS = {
-    "latent_distribution": "normal",
-    "batch_size": 64,
-    "generator_learning_rate": 2e-4,
-    "discriminator_learning_rate": 2e-4,
-    "adam_beta_1": 0.5,
-    "generator_steps": 1,
-    "label_smoothing": 0.0,
-    "instance_noise_stddev": 0.0,
-}
-
-
-def training_settings(preset=None, **overrides):
-    """Returns the training numbers of ``preset`` (its ``training`` dict) with ``overrides`` applied.
-
-    Keys: those of ``TRAINING_DEFAULTS``; a None override keeps the preset's value.
-    """
-    settings = dict(TRAINING_DEFAULTS)
-    if preset is not None:
-        settings.update({k: v for k, v in get_preset(preset)["training"].items() if k in TRAINING_DEFAULTS and v is not None})
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    return settings
+#: DiffAugment policy switched on by ``diffaugment="auto"`` (Zhao et al. 2020) for small data sets.
+AUTO_DIFFAUGMENT = "color,translation,cutout"
+AUTO_DIFFAUGMENT_MAX_IMAGES = 5000
 
 
 def _reader(path, *, image_size, channels, batch_size, seed):
@@ -55,8 +40,8 @@ def train_gan(
     *,
     run_dir,
     preset=None,
-    image_size=64,
-    channels=3,
+    image_size=None,
+    channels=None,
     latent_dim=None,
     batch_size=None,
     epochs=None,
@@ -65,54 +50,70 @@ def train_gan(
     generator_learning_rate=None,
     discriminator_learning_rate=None,
     generator_steps=None,
+    discriminator_steps=None,
     label_smoothing=None,
     instance_noise=None,
     latent_distribution=None,
+    loss=None,
+    ema_decay=None,
+    diffaugment=None,
     model_options=None,
     strategy="auto",
     resume=False,
+    overwrite=False,
     sample_every=500,
     checkpoint_every=500,
     seed=0,
     verbose=1,
-    **trainer_options,
+    **options,
 ):
-    """Trains a DCGAN, cDCGAN or AC-GAN and writes its run directory.
+    """Trains a DCGAN, cDCGAN, SNGAN, AC-GAN or StyleGAN2 and writes its run directory.
 
     Args:
-        family: ``"dcgan"``, ``"cdcgan"`` or ``"acgan"``.
+        family: ``"dcgan"``, ``"cdcgan"``, ``"sngan"``, ``"acgan"``, ``"stylegan"`` or
+            ``"cstylegan"`` (conditional StyleGAN2).
         data: a folder-per-class image folder (read with ``ImageReader.from_folder``), an
             ImageReader, a ``tf.data.Dataset`` of ``(images, labels)`` or ``(images, labels)`` arrays.
         run_dir: where the run is written.
-        preset: ``"fernandez2021"``, ``"klang_carlberg2020"`` or None; gives the model arguments and
-            the training numbers (batch size, learning rates, Adam beta_1, generator steps, label
-            smoothing, instance noise, latent prior); explicit arguments override it.
-        image_size: image side in pixels (the presets describe 256).
-        channels: 1 or 3.
-        latent_dim: latent size (preset/factory default when None).
+        preset: a preset name (``ganaug.models.presets.PRESETS``: ``"fernandez2021"``,
+            ``"klang_carlberg2020"``, ``"miyato2018"``, ...) or None; gives the model arguments and
+            the training numbers; explicit arguments override it.
+        image_size, channels, latent_dim: the images and the latent size (preset's, else 64 px RGB
+            and the factory's latent size). AC-GAN takes them from ``base_run``.
         batch_size: global batch size (preset's when None).
-        epochs: passes over the data; or
+        epochs: passes over the data (the preset's ``epochs`` when neither is given); or
         steps: total discriminator steps.
         base_run: AC-GAN only: the run of the trained vanilla DCGAN whose generator and
             discriminator are frozen (Klang & Carlberg) via ``build_acgan``.
-        generator_learning_rate, discriminator_learning_rate, generator_steps, label_smoothing,
-            instance_noise, latent_distribution: override the preset's training numbers.
-        model_options: extra keyword arguments for the model factories (e.g. ``generator_filters``;
-            for ``"acgan"`` those of ``build_acgan``, e.g. ``mapping_output_activation``).
+        generator_learning_rate, discriminator_learning_rate, generator_steps, discriminator_steps,
+            label_smoothing, instance_noise (the stddev), latent_distribution, loss, ema_decay,
+            diffaugment: override the family's and preset's training numbers. ``diffaugment="auto"``
+            (SNGAN's default) uses ``AUTO_DIFFAUGMENT`` for data sets under 5,000 images.
+        model_options: model arguments of the family's factories (``config.model_keys(family)``,
+            e.g. ``generator_filters``; for ``"acgan"`` those of ``build_acgan``, e.g.
+            ``mapping_output_activation``). An unknown key is an error.
         strategy: see ``GANTrainer``.
-        resume: continue from the newest checkpoint of ``run_dir``.
+        resume: continue the run in ``run_dir`` from its newest checkpoint (True; an error if there
+            is none or if model settings changed) or ``"or_start"`` (start it when there is no
+            checkpoint); see ``GANTrainer.fit``.
+        overwrite: replace a run already in ``run_dir`` (without it, or ``resume``, an existing
+            run is an error).
         sample_every: steps between sample grids (``samples/step_XXXXXX.png``).
         checkpoint_every: steps between checkpoints.
         seed: seed of the weights' initialisation and of training.
         verbose: 0 silences the progress bar.
-        **trainer_options: further ``GANTrainer`` options (``loss``, ``ema_decay``, ``diffaugment``,
-            ``mixed_precision``, ``jit_compile``, ...).
+        **options: engine options of ``GANTrainer`` (``config.ENGINE_KEYS``: ``mixed_precision``,
+            ``jit_compile``, ``instance_noise_decay_steps``, ``gradient_penalty_weight``) or
+            further training numbers (``adam_beta_1``, ``adam_beta_2``; StyleGAN: ``r1_gamma``
+            (``"auto"``: ``0.0002 * image_size**2 / batch_size``), ``r1_interval``,
+            ``style_mixing_probability``, ``w_avg_decay``, ``adam_epsilon``).
 
     Returns:
         The history dict of ``GANTrainer.fit``.
 
     Raises:
-        ValueError: for an unknown family, or ``base_run`` missing for / given to the wrong family.
+        ValueError: for an unknown family or setting, or ``base_run`` missing for / given to the
+            wrong family.
         FileNotFoundError: if the data folder or the base run does not exist.
     """
     if family not in FAMILIES:
@@ -122,73 +123,96 @@ def train_gan(
             "`base_run` (the trained DCGAN to freeze) is required for, and only for, family='acgan'. "
             f"Received: family={family!r}, base_run={base_run!r}"
         )
-    settings = training_settings(
-        preset,
-        batch_size=batch_size,
-        generator_learning_rate=generator_learning_rate,
-        discriminator_learning_rate=discriminator_learning_rate,
-        generator_steps=generator_steps,
-        label_smoothing=label_smoothing,
-        instance_noise_stddev=instance_noise,
-        latent_distribution=latent_distribution,
+    overlap = sorted(set(model_options or {}) & set(options))
+    if overlap:
+        raise ValueError(f"Settings given twice (in `model_options` and as keywords). Received: {overlap}")
+    settings = resolve_config(
+        family, preset,
+        image_size=image_size, channels=channels, latent_dim=latent_dim, batch_size=batch_size, epochs=epochs,
+        generator_learning_rate=generator_learning_rate, discriminator_learning_rate=discriminator_learning_rate,
+        generator_steps=generator_steps, discriminator_steps=discriminator_steps, label_smoothing=label_smoothing,
+        instance_noise_stddev=instance_noise, latent_distribution=latent_distribution, loss=loss,
+        ema_decay=ema_decay, diffaugment=diffaugment, **(model_options or {}), **options,
     )
+    training = settings["training"]
     base_config = None
     if family == "acgan":
         base_config = read_config(base_run)
-        image_size, channels = base_config["image_size"], base_config["channels"]
-        settings["latent_distribution"] = latent_distribution or base_config["latent_distribution"]
+        for key, value in (("image_size", image_size), ("channels", channels)):
+            if value is not None and value != base_config[key]:
+                raise ValueError(
+                    f"family='acgan' trains at its base run's {key} ({base_config[key]}, from {base_run}); "
+                    f"leave `{key}` unset or pass {base_config[key]}. Received: {key}={value!r}"
+                )
+        settings["image_size"], settings["channels"] = base_config["image_size"], base_config["channels"]
+        training["latent_distribution"] = latent_distribution or base_config["latent_distribution"]
     if isinstance(data, (str, os.PathLike)):
         data_description = os.path.abspath(os.fspath(data))
-        data = _reader(data_description, image_size=image_size, channels=channels,
-                       batch_size=settings["batch_size"], seed=seed)
+        data = _reader(data_description, image_size=settings["image_size"], channels=settings["channels"],
+                       batch_size=training["batch_size"], seed=seed)
     else:
         data_description = None
     num_classes = getattr(data, "num_classes", None)
     if num_classes is None and isinstance(data, (tuple, list)) and data[1] is not None:
         num_classes = int(max(data[1])) + 1
-    if family != "dcgan" and not num_classes:
+    conditional = OBJECTIVES[family].conditional
+    if conditional and not num_classes:
         raise ValueError(f"family={family!r} needs labelled data. Received: data without class labels")
-
-    model_options = dict(model_options or {})
-    shape_options = dict(preset=preset, image_size=image_size, channels=channels, seed=seed)
-    generator_options = dict(shape_options, latent_dim=latent_dim, **model_options)
-    generator_options = {k: v for k, v in generator_options.items() if v is not None}
+    if training.get("r1_gamma") == "auto":
+        training["r1_gamma"] = r1_gamma_heuristic(settings["image_size"], training["batch_size"])
+    if training["diffaugment"] == "auto":
+        size = _data_size(data)
+        training["diffaugment"] = AUTO_DIFFAUGMENT if size is not None and size < AUTO_DIFFAUGMENT_MAX_IMAGES else None
+    if steps is not None:
+        training["epochs"] = None
+    if epochs is None and steps is None:
+        epochs = training["epochs"]
+        if epochs is None:
+            raise ValueError(
+                f"Pass `epochs` or `steps` (preset {preset!r} states no epochs). Received: epochs=None, steps=None"
+            )
 
     def build_models():
-        from ganaug import models
-
-        if family == "dcgan":
-            return (_call_with_known(models.build_dcgan_generator, generator_options),
-                    _call_with_known(models.build_dcgan_discriminator, generator_options))
-        if family == "cdcgan":
-            options = dict(generator_options, num_classes=num_classes)
-            return (_call_with_known(models.build_cdcgan_generator, options),
-                    _call_with_known(models.build_cdcgan_discriminator, options))
-        base_generator = load_run_model(base_run, "generator")
-        base_discriminator = load_run_model(base_run, "discriminator")
-        return models.build_acgan(base_generator, base_discriminator, num_classes, seed=seed, **model_options)
+        if family == "acgan":
+            base_generator = load_run_model(base_run, "generator")
+            base_discriminator = load_run_model(base_run, "discriminator")
+            (build_acgan,) = model_factories(family)
+            return build_acgan(base_generator, base_discriminator, num_classes, seed=seed, **settings["model"])
+        fixed = dict(preset=preset, seed=seed)
+        if conditional:
+            fixed["num_classes"] = num_classes
+        return tuple(factory(**factory_arguments(factory, settings, **fixed)) for factory in model_factories(family))
 
     def optimizer(learning_rate):
-        return lambda: keras.optimizers.Adam(learning_rate, beta_1=settings["adam_beta_1"])
+        epsilon = {"epsilon": training["adam_epsilon"]} if "adam_epsilon" in training else {}
+        return lambda: keras.optimizers.Adam(
+            learning_rate, beta_1=training["adam_beta_1"], beta_2=training["adam_beta_2"], **epsilon
+        )
 
     trainer = GANTrainer(
         build_models,
         family=family,
-        generator_optimizer=optimizer(settings["generator_learning_rate"]),
-        discriminator_optimizer=optimizer(settings["discriminator_learning_rate"]),
-        generator_steps=settings["generator_steps"],
-        label_smoothing=settings["label_smoothing"],
-        instance_noise=settings["instance_noise_stddev"],
-        latent_distribution=settings["latent_distribution"],
+        loss=training["loss"],
+        generator_optimizer=optimizer(training["generator_learning_rate"]),
+        discriminator_optimizer=optimizer(training["discriminator_learning_rate"]),
+        generator_steps=training["generator_steps"],
+        discriminator_steps=training["discriminator_steps"],
+        label_smoothing=training["label_smoothing"],
+        instance_noise=training["instance_noise_stddev"],
+        latent_distribution=training["latent_distribution"],
+        diffaugment=training["diffaugment"],
+        ema_decay=training["ema_decay"],
         num_classes=num_classes,
         strategy=strategy,
         seed=seed,
-        **trainer_options,
+        objective_options={k: training[k] for k in OBJECTIVES[family].options},
+        **{k: v for k, v in settings["engine"].items() if k in ENGINE_KEYS},
     )
     extra = {
         "preset": preset,
-        "model_options": model_options,
-        "training": settings,
+        "model_options": settings["model"],
+        "training": training,
+        "settings": settings,
         "base_run": os.path.abspath(os.fspath(base_run)) if base_run is not None else None,
     }
     if data_description:
@@ -196,15 +220,17 @@ def train_gan(
     if base_config is not None:
         extra["class_names"] = getattr(data, "class_names", None) or [str(i) for i in range(num_classes)]
     return trainer.fit(
-        data, batch_size=settings["batch_size"], epochs=epochs, steps=steps, run_dir=run_dir,
-        resume=resume, config=extra, verbose=verbose, sample_every=sample_every,
+        data, batch_size=training["batch_size"], epochs=epochs, steps=steps, run_dir=run_dir,
+        resume=resume, overwrite=overwrite, config=extra, verbose=verbose, sample_every=sample_every,
         checkpoint_every=checkpoint_every,
     )
 
 
-def _call_with_known(factory, options):
-    """Calls ``factory`` with the entries of ``options`` it accepts (a preset feeds both networks)."""
-    import inspect
-
-    accepted = inspect.signature(factory).parameters
-    return factory(**{k: v for k, v in options.items() if k in accepted})
+def _data_size(data):
+    """Returns the number of training images when it is known up front."""
+    paths = getattr(data, "paths", None)
+    if paths is not None:
+        return len(paths)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return len(data[0])
+    return None

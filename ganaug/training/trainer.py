@@ -1,4 +1,4 @@
-"""One training engine for DCGAN, conditional DCGAN and AC-GAN, on one device or many.
+"""One training engine for DCGAN, conditional DCGAN, SNGAN, AC-GAN and StyleGAN2, on one device or many.
 
 The step is a custom loop (SPEC.md section 6: ``fit()`` with a custom ``train_step`` fails under
 ``MirroredStrategy`` here): models and optimisers live in the strategy's scope, batches come from
@@ -7,9 +7,12 @@ runs inside a ``tf.function`` and per-example losses are averaged over the *glob
 (``tf.nn.compute_average_loss``), so N replicas take the same step as one device on the same
 global batch. Stabilisers from the papers are options: one-sided label smoothing and instance
 noise (Fernández et al. 2021), ``generator_steps`` generator updates per discriminator update
-(Fernández: 2), separate Adam optimisers (Klang & Carlberg: 1e-5; Radford et al.: 2e-4,
+(Fernández: 2) or ``discriminator_steps`` discriminator updates per generator update (Miyato et
+al. 2018: 5), separate Adam optimisers (Klang & Carlberg: 1e-5; Radford et al.: 2e-4,
 beta_1 = 0.5), an exponential moving average of the generator, DiffAugment (Zhao et al. 2020),
-mixed precision and XLA.
+mixed precision and XLA. What differs between families (what the discriminator sees, its loss,
+the generator's loss) is one ``ganaug.training.objectives.Objective`` per family; the step is generic
+(StyleGAN2's style mixing, per-layer noise, lazy R1 and ``w_avg`` are hooks of its objective).
 
 All noise of a step (latent codes, fake labels, instance noise, augmentation, WGAN-GP factors) is
 drawn by stateless ops from seeds that one ``tf.random.Generator`` (seeded from ``seed``, saved in
@@ -32,17 +35,20 @@ import tensorflow as tf
 
 from ganaug.models.prior import RNG_ALG as _RNG_ALG
 from ganaug.models.prior import stateless_latents, validate_distribution
-from ganaug.runs import create_run_dir, model_path, update_metrics, write_config
+from ganaug import runs
+from ganaug.runs import create_run_dir, fault_point, model_path, save_model_atomic, update_metrics, write_config
 from ganaug.training import checkpointing, distribute, losses
+from ganaug.training.objectives import FAMILIES, OBJECTIVES, infer_family
 from ganaug.training.data import TrainingData
 from ganaug.training.diffaugment import diff_augment, parse_policy
-from ganaug.training.ema import check_ema_decay, ema_copy, update_ema
-from ganaug.training.run_logging import RunLogger
+from ganaug.training.ema import check_ema_decay, ema_copy, update_ema, warmed_up_decay
+from ganaug.training.run_logging import RunLogger, data_counts, read_history
 from ganaug.training.sampling import generate_images, sample_grid_inputs
 
-FAMILIES = ("dcgan", "cdcgan", "acgan")
-_SEEDS_PER_D_STEP = 7
-_SEEDS_PER_G_STEP = 4
+# Named slots of the per-step seeds (one column each of ``tf.random.Generator.make_seeds``).
+# A discriminator update uses DISCRIMINATOR_SEEDS; each generator update the next GENERATOR_SEEDS.
+DISCRIMINATOR_SEEDS = ("latent", "fake_label", "real_noise", "fake_noise", "penalty", "real_augment", "fake_augment")
+GENERATOR_SEEDS = ("latent", "fake_label", "noise", "augment")
 
 
 def _check_int(value, name, minimum):
@@ -57,27 +63,9 @@ def _check_number(value, name, minimum=0.0):
     return float(value)
 
 
-def infer_family(generator, discriminator):
-    """Returns ``"dcgan"``, ``"cdcgan"`` or ``"acgan"`` read from the models' inputs and outputs.
-
-    Raises:
-        ValueError: if the inputs/outputs match no family.
-    """
-    generator_inputs = len(generator.inputs)
-    discriminator_inputs = len(discriminator.inputs)
-    discriminator_outputs = len(discriminator.outputs)
-    if generator_inputs == 2 and discriminator_outputs == 2 and discriminator_inputs == 1:
-        return "acgan"
-    if generator_inputs == 2 and discriminator_inputs == 2 and discriminator_outputs == 1:
-        return "cdcgan"
-    if generator_inputs == 1 and discriminator_inputs == 1 and discriminator_outputs == 1:
-        return "dcgan"
-    raise ValueError(
-        "The models match no GAN family (dcgan: 1 generator input, 1 discriminator input/output; "
-        "cdcgan: 2 and 2 inputs; acgan: 2 generator inputs, 2 discriminator outputs). Received: "
-        f"generator inputs={generator_inputs}, discriminator inputs={discriminator_inputs}, "
-        f"discriminator outputs={discriminator_outputs}"
-    )
+def _slots(seeds, names, offset=0):
+    """Returns ``{name: seed}`` for the columns ``offset, offset + 1, ...`` of a ``(2, n)`` seed tensor."""
+    return {name: seeds[:, offset + index] for index, name in enumerate(names)}
 
 
 def _layer_num_classes(model):
@@ -108,13 +96,18 @@ class GANTrainer:
             there); or, with ``discriminator=None``, a callable returning ``(generator,
             discriminator)`` (e.g. a frozen AC-GAN from ``build_acgan``).
         discriminator: a discriminator ``keras.Model`` or a zero-argument callable building one.
-        family: ``"dcgan"``, ``"cdcgan"`` or ``"acgan"``; inferred from the inputs/outputs if None.
+        family: one of ``FAMILIES`` (``"dcgan"``, ``"cdcgan"``, ``"sngan"``, ``"acgan"``,
+            ``"stylegan"``, ``"cstylegan"``); inferred from the models if None (a projection
+            discriminator reads as ``"cdcgan"``, which has the same objective).
         loss: the adversarial loss, one of ``losses.LOSSES`` (``"non_saturating"``: the papers').
         generator_optimizer: a ``keras.optimizers.Optimizer`` or a zero-argument callable returning
             one; default Adam(2e-4, beta_1=0.5) (Radford et al.). Pass callables under a
             multi-device strategy.
         discriminator_optimizer: as ``generator_optimizer``.
         generator_steps: generator updates per discriminator update (Fernández et al.: 2).
+        discriminator_steps: discriminator updates per generator update (SNGAN, Miyato et al. 2018:
+            5 at 32 px). A training step is one discriminator update on one batch; the generator
+            is updated after every ``discriminator_steps``-th step (and the EMA with it).
         label_smoothing: one-sided smoothing: real targets ``1 - label_smoothing``.
         instance_noise: stddev of Gaussian noise added to every discriminator input.
         instance_noise_decay_steps: if set, the stddev decays linearly to 0 over this many steps.
@@ -132,6 +125,9 @@ class GANTrainer:
             repeat a ``jit_compile=False`` run draw for draw (``ganaug.models.prior.RNG_ALG``).
         strategy: ``"auto"``, ``"default"``, ``"mirrored"``, ``"multiworker"`` or a strategy.
         seed: seed of all training randomness (noise, data order, sample grid).
+        objective_options: settings of the family's objective (its ``options``), e.g. for
+            ``"stylegan"``: ``r1_gamma``, ``r1_interval``, ``style_mixing_probability``,
+            ``w_avg_decay`` (``ganaug.training.objectives.StyleGANObjective``).
 
     Raises:
         ValueError: for invalid options or models that match no family.
@@ -148,6 +144,7 @@ class GANTrainer:
         generator_optimizer=None,
         discriminator_optimizer=None,
         generator_steps=1,
+        discriminator_steps=1,
         label_smoothing=0.0,
         instance_noise=0.0,
         instance_noise_decay_steps=None,
@@ -160,10 +157,17 @@ class GANTrainer:
         jit_compile=False,
         strategy="auto",
         seed=0,
+        objective_options=None,
     ):
         self.loss = losses.check_loss_name(loss)
         self.label_smoothing = losses.check_label_smoothing(label_smoothing, loss)
         self.generator_steps = _check_int(generator_steps, "generator_steps", 1)
+        self.discriminator_steps = _check_int(discriminator_steps, "discriminator_steps", 1)
+        if self.generator_steps > 1 and self.discriminator_steps > 1:
+            raise ValueError(
+                "Use either several generator steps or several discriminator steps, not both. Received: "
+                f"generator_steps={generator_steps}, discriminator_steps={discriminator_steps}"
+            )
         self.instance_noise = _check_number(instance_noise, "instance_noise")
         if instance_noise_decay_steps is not None:
             instance_noise_decay_steps = _check_int(instance_noise_decay_steps, "instance_noise_decay_steps", 1)
@@ -192,11 +196,20 @@ class GANTrainer:
                     f"outside {distribute.strategy_name(self.strategy)}'s scope"
                 )
             self.family = family or infer_family(self.generator, self.discriminator)
-            if self.family != infer_family(self.generator, self.discriminator):
+            if not OBJECTIVES[self.family].matches(self.generator, self.discriminator):
                 raise ValueError(
                     f"`family` does not match the models ({infer_family(self.generator, self.discriminator)!r}). "
                     f"Received: family={family!r}"
                 )
+            objective = OBJECTIVES[self.family]
+            unknown = sorted(set(objective_options or {}) - set(objective.options))
+            if unknown:
+                raise ValueError(
+                    f"Unknown objective option(s) for family={self.family!r} (known: {list(objective.options)}). "
+                    f"Received: {unknown}"
+                )
+            self.objective = objective(loss=self.loss, label_smoothing=self.label_smoothing, **(objective_options or {}))
+            self.objective.build(self.generator, self.discriminator)
             self.generator_optimizer = self._build_optimizer(generator_optimizer, "generator_optimizer")
             self.discriminator_optimizer = self._build_optimizer(discriminator_optimizer, "discriminator_optimizer")
             self.generator_optimizer.build(self.generator.trainable_variables)
@@ -208,7 +221,8 @@ class GANTrainer:
         # Outside the strategy's scope: used only in cross-replica context to hand out step seeds.
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.rng = tf.random.Generator.from_seed(self.seed)
-        self._train_function = None
+        self._train_functions = {}
+        self._generator_metrics = None
         self._training_data = None
 
     # ----------------------------------------------------------------------------- construction
@@ -274,11 +288,12 @@ class GANTrainer:
 
     @property
     def conditional(self):
-        return self.family in ("cdcgan", "acgan")
+        return self.objective.conditional
 
     @property
     def seeds_per_step(self):
-        return _SEEDS_PER_D_STEP + _SEEDS_PER_G_STEP * self.generator_steps
+        """Seeds drawn for a step with a generator update (a discriminator-only step draws fewer)."""
+        return len(DISCRIMINATOR_SEEDS) + len(GENERATOR_SEEDS) * self.generator_steps
 
     def trained_generator(self):
         """Returns the generator to use after training (the EMA copy when ``ema_decay`` is set)."""
@@ -292,166 +307,146 @@ class GANTrainer:
         fraction = tf.cast(step, tf.float32) / float(self.instance_noise_decay_steps)
         return self.instance_noise * tf.maximum(0.0, 1.0 - fraction)
 
-    def _replica_step(self, images, labels, seeds, step):
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync
-        replica = context.replica_id_in_sync_group
-        local = tf.shape(images)[0]
-        if replicas == 1:  # nothing to exchange (a collective here costs a little on every step)
-            global_size, offset = local, tf.constant(0)
-        else:
-            sizes = context.all_reduce(
-                tf.distribute.ReduceOp.SUM, tf.one_hot(replica, replicas) * tf.cast(local, tf.float32)
-            )
-            global_size = tf.cast(tf.reduce_sum(sizes), tf.int32)
-            offset = tf.cast(
-                tf.reduce_sum(sizes * tf.cast(tf.range(replicas) < replica, tf.float32)), tf.int32
-            )
-        images = tf.cast(images, tf.float32)
-        labels = tf.cast(labels, tf.int32)
+    def _replica_step(self, images, labels, seeds, step, with_generator=True, regularise=False):
+        """One discriminator update (plus the objective's regulariser if ``regularise``) and, if
+        ``with_generator``, ``generator_steps`` generator updates."""
+        batch = _ReplicaBatch(tf.shape(images)[0])
+        metrics = self._discriminator_update(
+            batch, tf.cast(images, tf.float32), tf.cast(labels, tf.int32), _slots(seeds, DISCRIMINATOR_SEEDS), step,
+            regularise,
+        )
+        if with_generator:
+            for index in range(self.generator_steps):
+                offset = len(DISCRIMINATOR_SEEDS) + len(GENERATOR_SEEDS) * index
+                metrics.update(self._generator_update(batch, _slots(seeds, GENERATOR_SEEDS, offset), step))
+        return metrics
+
+    def _discriminator_update(self, batch, images, labels, seeds, step, regularise=False):
+        z = self._latents(batch, seeds["latent"])
+        y_fake = self._fake_labels(batch, seeds["fake_label"])
+        fake_images = self._generate(batch, z, y_fake, seeds["latent"])
         noise_stddev = self.instance_noise_stddev(step)
-
-        def local_slice(values):
-            return values[offset : offset + local]
-
-        def latents(seed):
-            shape = tf.stack([global_size, self.latent_dim])
-            return local_slice(stateless_latents(shape, seed, self.latent_distribution))
-
-        def fake_labels(seed):
-            if not self.conditional:
-                return tf.zeros([local], tf.int32)
-            values = tf.random.stateless_uniform(
-                tf.reshape(global_size, [1]), seed, minval=0, maxval=self.num_classes, dtype=tf.int32,
-                alg=_RNG_ALG,
-            )
-            return local_slice(values)
-
-        def discriminator_inputs(batch, seed_noise, seed_augment):
-            batch = tf.cast(batch, tf.float32)
-            if self.instance_noise:
-                shape = tf.concat([tf.reshape(global_size, [1]), tf.shape(batch)[1:]], 0)
-                batch = batch + noise_stddev * local_slice(tf.random.stateless_normal(shape, seed_noise, alg=_RNG_ALG))
-            if self.diffaugment:
-                batch = diff_augment(
-                    batch, policy=self.diffaugment, seed=seed_augment, batch_offset=offset, global_batch_size=global_size
-                )
-            return batch
-
-        def generate(z, y):
-            inputs = [z, y] if self.conditional else z
-            return tf.cast(self.generator(inputs, training=True), tf.float32)
-
-        def discriminate(batch, y):
-            outputs = self.discriminator([batch, y] if self.family == "cdcgan" else batch, training=True)
-            if self.family == "acgan":
-                return tf.cast(outputs[0], tf.float32), tf.cast(outputs[1], tf.float32)
-            return tf.cast(outputs, tf.float32), None
-
-        def average(per_example):
-            return tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
-
-        def regularisation(model):
-            if not model.losses:
-                return 0.0
-            return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in model.losses]))
-
-        def objective(optimizer, loss):
-            # Mixed precision: the loss is scaled while the tape records, so that backpropagation
-            # runs on scaled values (no float16 underflow); LossScaleOptimizer.apply unscales.
-            return optimizer.scale_loss(loss) if self.mixed_precision else loss
-
-        def apply(optimizer, tape, objective_value, variables):
-            optimizer.apply(tape.gradient(objective_value, variables), variables)
-
-        # ---- discriminator update
-        z = latents(seeds[:, 0])
-        y_fake = fake_labels(seeds[:, 1])
-        fake = generate(z, y_fake)
-        d_variables = self.discriminator.trainable_variables
+        variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            real_inputs = discriminator_inputs(images, seeds[:, 2], seeds[:, 5])
-            fake_inputs = discriminator_inputs(fake, seeds[:, 3], seeds[:, 6])
-            real_logits, real_classes = discriminate(real_inputs, labels)
-            fake_logits, fake_classes = discriminate(fake_inputs, y_fake)
-            if self.family == "acgan":
-                per_example = losses.acgan_discriminator_loss(
-                    real_logits, fake_logits, real_classes, fake_classes, labels, y_fake,
-                    loss=self.loss, label_smoothing=self.label_smoothing,
-                )
-            else:
-                per_example = losses.discriminator_loss(
-                    real_logits, fake_logits, loss=self.loss, label_smoothing=self.label_smoothing
-                )
+            real_inputs = self._discriminator_view(batch, images, seeds["real_noise"], seeds["real_augment"], noise_stddev)
+            fake_inputs = self._discriminator_view(batch, fake_images, seeds["fake_noise"], seeds["fake_augment"], noise_stddev)
+            real = self.objective.discriminate(self.discriminator, real_inputs, labels)
+            fake = self.objective.discriminate(self.discriminator, fake_inputs, y_fake)
+            per_example = self.objective.discriminator_loss(real, fake, labels, y_fake)
             if self.loss == "wasserstein" and self.gradient_penalty_weight:
-                factors = local_slice(tf.random.stateless_uniform(tf.reshape(global_size, [1]), seeds[:, 4], alg=_RNG_ALG))
+                factors = batch.local(tf.random.stateless_uniform(batch.global_shape(), seeds["penalty"], alg=_RNG_ALG))
 
-                def critic(batch):
-                    return discriminate(batch, labels)[0]
+                def critic(inputs):
+                    return self.objective.discriminate(self.discriminator, inputs, labels)[0]
 
                 per_example += self.gradient_penalty_weight * losses.gradient_penalty(
                     critic, real_inputs, fake_inputs, factors
                 )
-            d_loss = average(per_example) + regularisation(self.discriminator)
-            d_objective = objective(self.discriminator_optimizer, d_loss)
-        apply(self.discriminator_optimizer, tape, d_objective, d_variables)
-        metrics = {
-            "d_loss": d_loss,
-            "d_real": tf.reduce_sum(tf.sigmoid(real_logits)) / tf.cast(global_size, tf.float32),
-            "d_fake": tf.reduce_sum(tf.sigmoid(fake_logits)) / tf.cast(global_size, tf.float32),
-        }
-        if self.family == "acgan":
-            metrics["real_class_accuracy"] = _accuracy_sum(real_classes, labels) / tf.cast(global_size, tf.float32)
-
-        # ---- generator updates
-        g_variables = self.generator.trainable_variables
-        for index in range(self.generator_steps):
-            base = _SEEDS_PER_D_STEP + _SEEDS_PER_G_STEP * index
-            z = latents(seeds[:, base])
-            y_fake = fake_labels(seeds[:, base + 1])
-            with tf.GradientTape() as tape:
-                fake = generate(z, y_fake)
-                fake_logits, fake_classes = discriminate(
-                    discriminator_inputs(fake, seeds[:, base + 2], seeds[:, base + 3]), y_fake
-                )
-                if self.family == "acgan":
-                    per_example = losses.acgan_generator_loss(fake_logits, fake_classes, y_fake, loss=self.loss)
-                else:
-                    per_example = losses.generator_loss(fake_logits, loss=self.loss)
-                g_loss = average(per_example) + regularisation(self.generator)
-                g_objective = objective(self.generator_optimizer, g_loss)
-            apply(self.generator_optimizer, tape, g_objective, g_variables)
-        metrics["g_loss"] = g_loss
-        if self.family == "acgan":
-            metrics["fake_class_accuracy"] = _accuracy_sum(fake_classes, y_fake) / tf.cast(global_size, tf.float32)
+            loss = batch.average(per_example) + _regularisation(self.discriminator)
+            minimised = loss
+            if regularise:  # e.g. StyleGAN2's lazy R1: minimised, left out of the logged d_loss
+                penalty = self.objective.discriminator_regularisation(self.discriminator, real_inputs, labels)
+                minimised = loss + batch.average(penalty)
+            objective = self._scaled(self.discriminator_optimizer, minimised)
+        self._apply(self.discriminator_optimizer, tape.gradient(objective, variables), variables)
+        metrics = {"d_loss": loss, "d_real": batch.mean(tf.sigmoid(real[0])), "d_fake": batch.mean(tf.sigmoid(fake[0]))}
+        metrics.update({k: v / batch.global_size_float for k, v in self.objective.metrics(real, None, labels, None).items()})
         return metrics
 
-    def _make_train_function(self):
+    def _generator_update(self, batch, seeds, step):
+        z = self._latents(batch, seeds["latent"])
+        y_fake = self._fake_labels(batch, seeds["fake_label"])
+        noise_stddev = self.instance_noise_stddev(step)
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake_images = self._generate(batch, z, y_fake, seeds["latent"])
+            fake_inputs = self._discriminator_view(batch, fake_images, seeds["noise"], seeds["augment"], noise_stddev)
+            fake = self.objective.discriminate(self.discriminator, fake_inputs, y_fake)
+            loss = batch.average(self.objective.generator_loss(fake, y_fake)) + _regularisation(self.generator)
+            objective = self._scaled(self.generator_optimizer, loss)
+        self._apply(self.generator_optimizer, tape.gradient(objective, variables), variables)
+        self.objective.after_generator_update(self.generator, z, y_fake)
+        metrics = {"g_loss": loss}
+        metrics.update({k: v / batch.global_size_float for k, v in self.objective.metrics(None, fake, None, y_fake).items()})
+        return metrics
+
+    def _latents(self, batch, seed):
+        return batch.local(stateless_latents(tf.stack([batch.global_size, self.latent_dim]), seed, self.latent_distribution))
+
+    def _fake_labels(self, batch, seed):
+        if not self.conditional:
+            return tf.zeros([batch.size], tf.int32)
+        values = tf.random.stateless_uniform(
+            batch.global_shape(), seed, minval=0, maxval=self.num_classes, dtype=tf.int32, alg=_RNG_ALG
+        )
+        return batch.local(values)
+
+    def _generate(self, batch, latents, labels, seed):
+        images = self.objective.generate(
+            self.generator, latents, labels, seed=seed, batch=batch, draw_latents=lambda s: self._latents(batch, s)
+        )
+        return tf.cast(images, tf.float32)
+
+    def _discriminator_view(self, batch, images, noise_seed, augment_seed, noise_stddev):
+        """What the discriminator sees of a batch: plus instance noise, through DiffAugment."""
+        images = tf.cast(images, tf.float32)
+        if self.instance_noise:
+            shape = tf.concat([batch.global_shape(), tf.shape(images)[1:]], 0)
+            images = images + noise_stddev * batch.local(tf.random.stateless_normal(shape, noise_seed, alg=_RNG_ALG))
+        if self.diffaugment:
+            images = diff_augment(
+                images, policy=self.diffaugment, seed=augment_seed, batch_offset=batch.offset,
+                global_batch_size=batch.global_size,
+            )
+        return images
+
+    def _apply(self, optimizer, gradients, variables):
+        context = tf.distribute.get_replica_context()
+        if self.mixed_precision and context is not None and context.num_replicas_in_sync > 1:
+            # Keras's LossScaleOptimizer checks for inf/NaN in this replica's gradients only, before
+            # they are summed across replicas: an overflow on another replica would be applied.
+            # Averaging first lets every replica see the same gradients (the optimiser's own
+            # sum of N identical means is the sum of the replicas' gradients, as without this).
+            gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
+        optimizer.apply(gradients, variables)
+
+    def _scaled(self, optimizer, loss):
+        # Mixed precision: the loss is scaled while the tape records, so that backpropagation runs
+        # on scaled values (no float16 underflow); LossScaleOptimizer.apply unscales.
+        return optimizer.scale_loss(loss) if self.mixed_precision else loss
+
+    def _make_train_function(self, with_generator, regularise=False):
         replica_step = self._replica_step
         if self.jit_compile:
             replica_step = tf.function(replica_step, jit_compile=True)
         strategy = self.strategy
+        num_seeds = self.seeds_per_step if with_generator else len(DISCRIMINATOR_SEEDS)
 
         @tf.function
         def train_function(iterator):
             images, labels = next(iterator)
-            seeds = self.rng.make_seeds(self.seeds_per_step)
+            seeds = self.rng.make_seeds(num_seeds)
             step = self.step.read_value()
-            per_replica = strategy.run(replica_step, args=(images, labels, seeds, step))
+            per_replica = strategy.run(replica_step, args=(images, labels, seeds, step, with_generator, regularise))
             metrics = {
                 name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                 for name, value in per_replica.items()
             }
-            if self.ema_generator is not None:
+            if with_generator and self.ema_generator is not None:
+                generator_updates = step // self.discriminator_steps
                 with strategy.scope():
-                    update_ema(self.ema_generator, self.generator, self.ema_decay)
+                    update_ema(self.ema_generator, self.generator, warmed_up_decay(self.ema_decay, generator_updates))
             self.step.assign_add(1)
             return metrics
 
         return train_function
 
     def train_step(self, iterator):
-        """Runs one discriminator update and ``generator_steps`` generator updates.
+        """Runs one discriminator update, then the generator updates when their turn has come.
+
+        The generator is updated (``generator_steps`` times) after every ``discriminator_steps``-th
+        discriminator update; metrics of a discriminator-only step repeat the last generator
+        values (NaN before the first generator update).
 
         Args:
             iterator: an iterator over distributed ``(images, labels)`` batches.
@@ -460,9 +455,25 @@ class GANTrainer:
             dict of scalar tensors: ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean
             ``sigmoid`` of the realness logits), and for AC-GAN the class accuracies.
         """
-        if self._train_function is None:
-            self._train_function = self._make_train_function()
-        return self._train_function(iterator)
+        step = int(self.step.numpy())
+        with_generator = self.discriminator_steps == 1 or (step + 1) % self.discriminator_steps == 0
+        interval = self.objective.regularisation_interval
+        regularise = bool(interval) and step % interval == 0
+        if (with_generator, regularise) not in self._train_functions:
+            self._train_functions[with_generator, regularise] = self._make_train_function(with_generator, regularise)
+        metrics = self._train_functions[with_generator, regularise](iterator)
+        if self.discriminator_steps == 1:
+            return metrics
+        if with_generator:
+            self._generator_metrics = {k: v for k, v in metrics.items() if k in _GENERATOR_METRICS}
+        generator_metrics = self._generator_metrics or {k: tf.constant(float("nan")) for k in self._generator_metric_names()}
+        return {**generator_metrics, **metrics} if not with_generator else metrics
+
+    def _generator_metric_names(self):
+        names = ["g_loss"]
+        if self.family == "acgan":
+            names.append("fake_class_accuracy")
+        return names
 
     # ----------------------------------------------------------------------------- checkpoints
     def checkpoint(self):
@@ -494,10 +505,20 @@ class GANTrainer:
         log_every=10,
         max_checkpoints=3,
         resume=False,
+        overwrite=False,
         config=None,
         verbose=1,
     ):
         """Trains on ``data`` and returns the history.
+
+        A run directory that already holds a run (checkpoints, models, history or metrics) is never
+        replaced silently: pass ``resume`` to continue it or ``overwrite`` to replace it
+        (``ganaug.runs.prepare_run_dir``). A resume continues only the same run: settings that
+        define it (family, image size, channels, latent size and prior, classes, seed, loss,
+        model options; ``ganaug.runs.IDENTITY_SETTINGS``) must be unchanged, while schedule
+        settings (steps, batch size, learning rates, ...) may change and are recorded in
+        ``config.json``'s ``settings_history``; the new learning rates take effect (a checkpoint
+        would otherwise restore the old ones).
 
         Args:
             data: ``(images, labels)`` numpy arrays (labels may be None for DCGAN), a
@@ -512,7 +533,10 @@ class GANTrainer:
             checkpoint_every: write a checkpoint every this many steps (0: only at the end).
             log_every: record losses (history, TensorBoard, progress bar) every this many steps.
             max_checkpoints: checkpoints kept.
-            resume: continue from the newest complete checkpoint in ``run_dir``.
+            resume: False (a new run); True: continue from the newest complete checkpoint in
+                ``run_dir`` (an error if there is none, or if ``steps`` is below the step it is
+                at); ``"or_start"``: resume when there is a checkpoint, else start the run.
+            overwrite: replace a run already in ``run_dir`` (its files are removed first).
             config: extra entries for ``config.json`` (e.g. the preset and model arguments).
             verbose: 1 shows a progress bar with the current losses, 0 is silent.
 
@@ -521,8 +545,12 @@ class GANTrainer:
             (and class accuracies for AC-GAN), one entry per logged step.
 
         Raises:
-            ValueError: for bad arguments, missing class information for a conditional model or
-                data whose image shape does not match the generator.
+            ValueError: for bad arguments, missing class information for a conditional model,
+                data whose image shape does not match the generator, a resume with changed model
+                settings or fewer steps than the run has already taken.
+            FileExistsError: for a run in ``run_dir`` and neither ``resume`` nor ``overwrite``.
+            FileNotFoundError: for ``resume=True`` and no usable checkpoint.
+            PermissionError: if ``run_dir`` cannot be written.
         """
         if (epochs is None) == (steps is None):
             raise ValueError(f"Pass exactly one of `epochs` and `steps`. Received: epochs={epochs!r}, steps={steps!r}")
@@ -531,8 +559,12 @@ class GANTrainer:
         log_every = _check_int(log_every, "log_every", 1)
         if verbose not in (0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}")
-        if resume and run_dir is None:
-            raise ValueError("`resume=True` needs a `run_dir`. Received: run_dir=None")
+        if resume not in (False, True, "or_start"):
+            raise ValueError(f"`resume` must be False, True or 'or_start'. Received: resume={resume!r}")
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"`overwrite` must be True or False. Received: overwrite={overwrite!r}")
+        if (resume or overwrite) and run_dir is None:
+            raise ValueError(f"`resume`/`overwrite` need a `run_dir`. Received: run_dir=None, resume={resume!r}")
         training_data = self._training_data
         if training_data is None or not training_data.same_arrays(data, batch_size):
             # (a later fit on the same, unchanged arrays reuses the traced input pipeline)
@@ -556,8 +588,16 @@ class GANTrainer:
             total_steps = _check_int(steps, "steps", 1)
 
         chief = distribute.is_chief()
+        state = None  # what the run directory held (chief only)
         if run_dir is not None:
-            run_dir = create_run_dir(run_dir)
+            if chief:  # refuses to replace a run, checks writability, removes killed writers' leftovers
+                run_dir, state = runs.prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+            else:
+                run_dir = create_run_dir(run_dir)
+        run_config = self._config(training_data, total_steps, config, sample_every, checkpoint_every)
+        previous = state["config"] if state is not None and resume else None
+        if previous:  # before anything is restored: TensorFlow's shape errors never show
+            runs.check_resumable(run_dir, previous, run_config)
         checkpoint = self.checkpoint()
         manager = None
         if run_dir is not None:
@@ -565,15 +605,33 @@ class GANTrainer:
             if not chief:  # every worker saves (collectives); only the chief's files are kept
                 directory = tempfile.mkdtemp(prefix=f"ganaug-worker{distribute.worker_index()}-")
             manager = checkpointing.checkpoint_manager(checkpoint, directory, max_to_keep=max_checkpoints)
-        logger = RunLogger(run_dir, enabled=chief)
+            if chief:
+                checkpointing.remove_orphans(manager)
+        restored = None
         if resume:
-            restored = checkpointing.restore_latest(checkpoint, manager)
-            logger.load_history(int(self.step.numpy()))
-            if verbose and restored:
-                print(f"Resumed from {restored} at step {int(self.step.numpy())}")
+            restored, manager, previous = self._restore(checkpoint, manager, run_dir, state, resume, previous,
+                                                        max_checkpoints)
         start_step = int(self.step.numpy())
+        if start_step > total_steps:
+            where = f" in {run_dir}" if run_dir is not None else ""
+            raise ValueError(
+                f"Cannot train to step {total_steps}: the run{where} is already at step {start_step}, and a "
+                f"checkpoint or model written now would be mislabelled. Ask for more steps than {start_step}. "
+                f"Received: steps={total_steps}"
+            )
+        if restored and chief and start_step == total_steps and runs.is_finished(run_dir, total_steps):
+            if verbose:
+                print(f"Run {run_dir} is already complete at step {total_steps}: nothing to do.")
+            return read_history(run_dir, total_steps)
+        logger = RunLogger(run_dir, enabled=chief)
+        if restored:
+            logger.load_history(start_step)
+            if verbose:
+                print(f"Resumed from {restored} at step {start_step}")
         if run_dir is not None and chief:
-            write_config(run_dir, self._config(training_data, total_steps, config, sample_every, checkpoint_every))
+            run_config = runs.resumed_config(previous, run_config, from_step=start_step)
+            fault_point("config.write")
+            write_config(run_dir, run_config)
 
         grid_latents, grid_labels = sample_grid_inputs(
             latent_dim=self.latent_dim,
@@ -600,18 +658,20 @@ class GANTrainer:
             if run_dir is not None and sample_every and step % sample_every == 0:
                 self._write_samples(logger, step, grid_latents, grid_labels)
             if manager is not None and checkpoint_every and step % checkpoint_every == 0:
-                manager.save(checkpoint_number=step)
+                checkpointing.save(manager, step)
                 logger.write_history()
         elapsed = time.perf_counter() - started
         if run_dir is not None:
             if manager is not None and (not manager.latest_checkpoint or not manager.latest_checkpoint.endswith(f"-{total_steps}")):
-                manager.save(checkpoint_number=total_steps)
+                checkpointing.save(manager, total_steps)
             self._write_samples(logger, total_steps, grid_latents, grid_labels)
             logger.write_history()
             self._save_models(run_dir, chief)
             if chief:
                 final = {f"final_{n}": v[-1] for n, v in logger.history.items() if n != "step" and v}
                 final.update(steps=total_steps, train_seconds=elapsed)
+                final.update(data_counts(training_data.reader, (state or {}).get("metrics")))
+                fault_point("metrics.write")
                 update_metrics(run_dir, final)
             if not chief:
                 shutil.rmtree(manager.directory, ignore_errors=True)
@@ -627,10 +687,44 @@ class GANTrainer:
         )
         logger.log_samples(step, images, num_columns=8)
 
+    def _restore(self, checkpoint, manager, run_dir, state, resume, previous, max_checkpoints):
+        """Restores the newest usable checkpoint; returns ``(prefix or None, manager, previous config)``.
+
+        The learning rates the caller asked for are kept (a checkpoint holds the old ones). With no
+        usable checkpoint: ``resume=True`` is an error; ``"or_start"`` starts the run afresh unless
+        it has finished work (models, metrics) that a new start would replace.
+        """
+        optimizers = (self.generator_optimizer, self.discriminator_optimizer)
+        learning_rates = [_settable_learning_rate(optimizer) for optimizer in optimizers]
+        restored = checkpointing.restore_latest(checkpoint, manager)
+        if restored is not None:
+            for optimizer, value in zip(optimizers, learning_rates):
+                if value is not None:
+                    getattr(optimizer, "inner_optimizer", optimizer).learning_rate = value
+            return restored, manager, previous
+        if state is None:  # a non-chief worker: it follows the chief
+            return None, manager, previous
+        if state["checkpoint_steps"] and resume is True:
+            found = ", ".join(f"ckpt-{step}" for step in state["checkpoint_steps"])
+            raise FileNotFoundError(
+                f"Cannot resume {run_dir}: no usable checkpoint ({found}: incomplete or unreadable); pass "
+                "resume='or_start' (--resume-or-start) to start the run again, or overwrite=True (--overwrite)."
+            )
+        if state["models"] or state["metrics"] is not None:
+            raise FileExistsError(
+                f"Cannot resume {run_dir}: it has {runs.describe_run(state)} but no usable checkpoint, so "
+                "a new start would replace its models; pass overwrite=True (--overwrite) for that."
+            )
+        runs.remove_run_files(run_dir)  # nothing usable: start the run there
+        create_run_dir(run_dir)
+        manager = checkpointing.checkpoint_manager(checkpoint, manager.directory, max_to_keep=max_checkpoints)
+        return None, manager, None
+
     def _save_models(self, run_dir, chief):
         target = run_dir if chief else tempfile.mkdtemp(prefix="ganaug-worker-models-")
-        self.trained_generator().save(model_path(target, "generator"))
-        self.discriminator.save(model_path(target, "discriminator"))
+        for role, model in (("generator", self.trained_generator()), ("discriminator", self.discriminator)):
+            fault_point("model.save")
+            save_model_atomic(model, model_path(target, role))  # never a truncated model file
         if not chief:
             shutil.rmtree(target, ignore_errors=True)
 
@@ -653,6 +747,7 @@ class GANTrainer:
                 "steps": total_steps,
                 "batch_size": training_data.batch_size,
                 "generator_steps": self.generator_steps,
+                "discriminator_steps": self.discriminator_steps,
                 "label_smoothing": self.label_smoothing,
                 "instance_noise": self.instance_noise,
                 "instance_noise_decay_steps": self.instance_noise_decay_steps,
@@ -675,9 +770,57 @@ class GANTrainer:
         return config
 
 
-def _accuracy_sum(class_logits, labels):
-    predicted = tf.argmax(class_logits, axis=-1, output_type=tf.int32)
-    return tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
+_GENERATOR_METRICS = ("g_loss", "fake_class_accuracy")
+
+
+class _ReplicaBatch:
+    """This replica's part of the global batch: its size, offset and the global size.
+
+    Noise is drawn for the global batch and sliced per replica (``local``), and per-example losses
+    are averaged over the global batch, so N replicas take the same step as one device.
+    """
+
+    def __init__(self, local_size):
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        replica = context.replica_id_in_sync_group
+        self.size = local_size
+        if replicas == 1:  # nothing to exchange (a collective here costs a little on every step)
+            self.global_size, self.offset = local_size, tf.constant(0)
+        else:
+            sizes = context.all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.one_hot(replica, replicas) * tf.cast(local_size, tf.float32)
+            )
+            self.global_size = tf.cast(tf.reduce_sum(sizes), tf.int32)
+            self.offset = tf.cast(tf.reduce_sum(sizes * tf.cast(tf.range(replicas) < replica, tf.float32)), tf.int32)
+        self.global_size_float = tf.cast(self.global_size, tf.float32)
+
+    def global_shape(self):
+        return tf.reshape(self.global_size, [1])
+
+    def local(self, values):
+        return values[self.offset : self.offset + self.size]
+
+    def average(self, per_example):
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_size)
+
+    def mean(self, values):
+        """This replica's share of the global mean (summed over replicas gives the mean)."""
+        return tf.reduce_sum(values) / self.global_size_float
+
+
+def _regularisation(model):
+    if not model.losses:
+        return 0.0
+    return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]))
+
+
+def _settable_learning_rate(optimizer):
+    """The optimizer's learning rate as a number, or None when it is a schedule."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not isinstance(getattr(inner, "_learning_rate", None), keras.Variable):
+        return None
+    return float(keras.ops.convert_to_numpy(inner.learning_rate))
 
 
 def _learning_rate(optimizer):

@@ -1,0 +1,352 @@
+"""What each GAN family's discriminator sees and what each network minimises.
+
+The training step (``ganaug.training.trainer``) is generic: it draws latent codes and fake labels,
+runs the generator, prepares the discriminator's inputs (instance noise, DiffAugment) and applies
+the optimisers. What differs between families is three things, and only those live here (the
+"override one thing" shape of pytorch-grad-cam, applied to training; NVlabs/SPADE keeps its losses
+apart from its networks the same way):
+
+* ``discriminate``: how the discriminator is called and how its outputs split into a realness
+  logit and (for AC-GAN) class logits;
+* ``discriminator_loss`` / ``generator_loss``: the per-example losses;
+* ``metrics``: extra per-step diagnostics (AC-GAN's class accuracies).
+
+A family whose training has more parts (StyleGAN2: style mixing, per-layer noise, lazy R1,
+``w_avg`` tracking) overrides a few hooks that do nothing for the others: ``build`` (once, after
+the models exist), ``generate`` (how the fakes are made), ``discriminator_regularisation`` with
+``regularisation_interval`` (a penalty added on every interval-th discriminator step; the trainer
+decides in Python which steps, so the other steps' graphs carry none of it) and
+``after_generator_update``. ``options`` names the training settings the objective takes.
+
+A new family is one file of model factories plus, if its signature is new, one ``Objective``
+subclass registered in ``OBJECTIVES``.
+"""
+
+import numbers
+import threading
+
+import keras
+import tensorflow as tf
+
+from ganaug.models import stylegan
+from ganaug.models.prior import RNG_ALG
+from ganaug.training import losses
+from ganaug.training.stylegan_losses import r1_penalty, r1_regularization
+
+
+class Objective:
+    """An unconditional GAN (DCGAN, Radford et al.; Fernández et al. 2021): ``D(x) -> logit``.
+
+    Args:
+        loss: the adversarial loss, one of ``losses.LOSSES``.
+        label_smoothing: one-sided smoothing of the real targets.
+    """
+
+    conditional = False
+    #: (generator inputs, discriminator inputs, discriminator outputs) of the family's models
+    signature = (1, 1, 1)
+    #: True when ``matches`` also checks the models' layers: such families are inferred first.
+    recognised_by_layers = False
+    #: training settings (``config.FAMILY_TRAINING_DEFAULTS``) passed to the constructor
+    options = ()
+    #: a discriminator step ``s`` (0-based) adds ``discriminator_regularisation`` when
+    #: ``s % regularisation_interval == 0``; None: never
+    regularisation_interval = None
+
+    def __init__(self, *, loss="non_saturating", label_smoothing=0.0):
+        self.loss = loss
+        self.label_smoothing = label_smoothing
+
+    @classmethod
+    def matches(cls, generator, discriminator):
+        """Returns True if the models have this objective's numbers of inputs and outputs."""
+        return (len(generator.inputs), len(discriminator.inputs), len(discriminator.outputs)) == cls.signature
+
+    def build(self, generator, discriminator):
+        """Called once by the trainer, in its strategy's scope, after the models are built."""
+
+    def generator_inputs(self, latents, labels):
+        return [latents, labels] if self.conditional else latents
+
+    def generate(self, generator, latents, labels, *, seed, batch, draw_latents):
+        """Returns the fakes of a training step, ``G(z [, y])`` in training mode.
+
+        Args:
+            generator: the generator being trained.
+            latents: this replica's codes; labels: its fake labels (zeros when unconditional).
+            seed: a ``(2,)`` stateless seed the family may use for its own randomness.
+            batch: this replica's part of the global batch (``trainer._ReplicaBatch``).
+            draw_latents: ``draw_latents(seed)`` returns more codes from the prior for this
+                replica's rows of the global batch.
+        """
+        return generator(self.generator_inputs(latents, labels), training=True)
+
+    def discriminator_regularisation(self, discriminator, real_inputs, labels):
+        """Per-example penalty added to the discriminator's objective on regularised steps."""
+        return None
+
+    def after_generator_update(self, generator, latents, labels):
+        """Called (replica context) after each generator update with that update's codes and labels."""
+
+    def discriminate(self, discriminator, images, labels):
+        """Returns ``(realness logits, class logits or None)`` as float32."""
+        return tf.cast(discriminator(images, training=True), tf.float32), None
+
+    def discriminator_loss(self, real, fake, labels, fake_labels):
+        """Per-example discriminator loss from the ``discriminate`` outputs of real and fake."""
+        return losses.discriminator_loss(real[0], fake[0], loss=self.loss, label_smoothing=self.label_smoothing)
+
+    def generator_loss(self, fake, fake_labels):
+        """Per-example generator loss from the ``discriminate`` output of the fakes."""
+        return losses.generator_loss(fake[0], loss=self.loss)
+
+    def metrics(self, real, fake, labels, fake_labels):
+        """Extra diagnostics: name -> per-replica *sum* over the batch (divided by the global size)."""
+        return {}
+
+
+class ConditionalObjective(Objective):
+    """A discriminator that takes the label: ``D([x, y]) -> logit``.
+
+    Fernández et al. 2021's cDCGAN (label as constant feature maps at the first convolution) and
+    the projection discriminator of SNGAN (Miyato & Koyama 2018: ``psi(phi(x)) + <e_y, phi(x)>``)
+    share this signature and objective; they differ in their networks and default loss.
+    """
+
+    conditional = True
+    signature = (2, 2, 1)
+
+    def discriminate(self, discriminator, images, labels):
+        return tf.cast(discriminator([images, labels], training=True), tf.float32), None
+
+
+class AuxiliaryClassifierObjective(Objective):
+    """AC-GAN (Odena et al. 2017; Klang & Carlberg): ``D(x) -> [logit, class logits]``.
+
+    The discriminator maximises L_S + L_C, the generator L_C - L_S (``losses.acgan_*``).
+    """
+
+    conditional = True
+    signature = (2, 1, 2)
+
+    def discriminate(self, discriminator, images, labels):
+        outputs = discriminator(images, training=True)
+        return tf.cast(outputs[0], tf.float32), tf.cast(outputs[1], tf.float32)
+
+    def discriminator_loss(self, real, fake, labels, fake_labels):
+        return losses.acgan_discriminator_loss(
+            real[0], fake[0], real[1], fake[1], labels, fake_labels,
+            loss=self.loss, label_smoothing=self.label_smoothing,
+        )
+
+    def generator_loss(self, fake, fake_labels):
+        return losses.acgan_generator_loss(fake[0], fake[1], fake_labels, loss=self.loss)
+
+    def metrics(self, real, fake, labels, fake_labels):
+        result = {}
+        if real is not None:
+            result["real_class_accuracy"] = _correct(real[1], labels)
+        if fake is not None:
+            result["fake_class_accuracy"] = _correct(fake[1], fake_labels)
+        return result
+
+
+class StyleGANObjective(Objective):
+    """StyleGAN2 (Karras et al. 2020): ``D(x) -> logit`` with a mapping network and a synthesis network.
+
+    * The loss is the non-saturating one (``softplus``), as every family's default.
+    * Fakes: ``w = mapping(z)`` broadcast to W+ (training ignores the truncation, as the official
+      code); with probability ``style_mixing_probability`` a step mixes styles: the rows from a
+      crossover drawn uniformly in [1, num_ws) on come from ``mapping(z2)`` of a second code.
+      One crossover per global batch (the official code draws one per GPU batch); z2 is drawn
+      for the global batch and sliced per replica like every draw of the engine.
+    * Per-layer noise: the synthesis network is called through a view of the same layers (same
+      weights) in which every noise layer in ``"random"`` mode receives N(0, 1) noise drawn from
+      the step's seed for the global batch and sliced per replica, so a run is a function of its
+      seed, resumes draw for draw, and N replicas draw what one device draws. Noise layers in
+      ``"const"`` or ``"none"`` mode keep their mode (read once, when the trainer is built).
+    * Lazy R1 (Mescheder et al. 2018; Karras et al. 2020): ``r1_gamma / 2 * ||grad_x D(x)||^2 *
+      r1_interval`` on the real images as the discriminator sees them (after instance noise and
+      DiffAugment, when those are on), added to the discriminator's objective on discriminator
+      steps 0, ``r1_interval``, 2 ``r1_interval``, ... The logged ``d_loss`` leaves it out.
+    * ``w_avg`` moves towards the batch mean of ``mapping(z)`` of each generator update
+      (``update_w_avg``, decay ``w_avg_decay``); the EMA generator averages it with its weights.
+
+    Simplified with respect to the official code: R1 joins the discriminator's main update on its
+    steps (one Adam update; the official code makes a separate regularisation update, hence its
+    Adam correction ``stylegan_losses.lazy_regularization_adam``, which therefore does not apply
+    here); no path-length regularisation; the EMA's ``w_avg`` is averaged, not copied.
+
+    Args:
+        loss: the adversarial loss (``"non_saturating"``, the paper's).
+        label_smoothing: one-sided smoothing of the real targets (0 in StyleGAN2).
+        r1_gamma: R1 weight (>= 0; 0 switches R1 off). Default 0.01, StyleGAN2-ADA's CIFAR-10
+            (32 px) configuration; ``train_gan`` uses the preset's or the auto-config heuristic
+            ``0.0002 * image_size**2 / batch_size``.
+        r1_interval: discriminator steps between R1 evaluations (16).
+        style_mixing_probability: probability that a step mixes styles (0.9).
+        w_avg_decay: decay of the ``w_avg`` moving average (0.995).
+    """
+
+    recognised_by_layers = True
+    options = ("r1_gamma", "r1_interval", "style_mixing_probability", "w_avg_decay")
+
+    def __init__(
+        self, *, loss="non_saturating", label_smoothing=0.0, r1_gamma=0.01, r1_interval=16,
+        style_mixing_probability=0.9, w_avg_decay=0.995,
+    ):
+        super().__init__(loss=loss, label_smoothing=label_smoothing)
+        for name, value, low, high in (
+            ("r1_gamma", r1_gamma, 0.0, float("inf")),
+            ("style_mixing_probability", style_mixing_probability, 0.0, 1.0),
+            ("w_avg_decay", w_avg_decay, 0.0, 1.0 - 1e-12),
+        ):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
+                raise ValueError(f"`{name}` must be a number in [{low}, {high:.3g}]. Received: {name}={value!r}")
+        if isinstance(r1_interval, bool) or not isinstance(r1_interval, numbers.Integral) or r1_interval < 1:
+            raise ValueError(f"`r1_interval` must be an integer >= 1. Received: r1_interval={r1_interval!r}")
+        self.r1_gamma = float(r1_gamma)
+        self.r1_interval = int(r1_interval)
+        self.style_mixing_probability = float(style_mixing_probability)
+        self.w_avg_decay = float(w_avg_decay)
+        self.regularisation_interval = self.r1_interval if self.r1_gamma > 0 else None
+        self._synthesis = None
+        self._noise_context = threading.local()  # (seed, batch) of the replica calling the synthesis
+
+    @classmethod
+    def matches(cls, generator, discriminator):
+        """Returns True for models of this signature whose generator has a ``Truncation`` layer."""
+        numbers_match = (len(generator.inputs), len(discriminator.inputs), len(discriminator.outputs)) == cls.signature
+        return numbers_match and any(isinstance(layer, stylegan.Truncation) for layer in generator.layers)
+
+    def build(self, generator, discriminator):
+        self._synthesis = _step_noise_view(stylegan.synthesis_of(generator), self._noise_context)
+
+    def styles(self, generator, latents, labels, *, seed, draw_latents):
+        """Returns the W+ codes ``(N, num_ws, w_dim)`` of a step's fakes, style-mixed or not.
+
+        Args:
+            generator: a ``build_stylegan_generator`` model.
+            latents, labels: this replica's codes and labels (labels ignored when unconditional).
+            seed: the ``(2,)`` stateless seed of the step's mixing (z2 and crossover).
+            draw_latents: ``draw_latents(seed)`` returns this replica's rows of a global draw.
+        """
+        mapping = stylegan.mapping_of(generator)
+        num_ws = int(stylegan.synthesis_of(generator).inputs[0].shape[1])
+        ws = stylegan.broadcast_w(mapping(self.generator_inputs(latents, labels), training=True), num_ws)
+        if not self.style_mixing_probability:
+            return ws
+        second = mapping(self.generator_inputs(draw_latents(_fold(seed, 1)), labels), training=True)
+        return stylegan.mix_styles(ws, second, self._crossover(_fold(seed, 2), num_ws))
+
+    def _crossover(self, seed, num_ws):
+        cut_seed, draw_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2, alg=RNG_ALG))
+        cut = tf.random.stateless_uniform([], cut_seed, minval=1, maxval=num_ws, dtype=tf.int32, alg=RNG_ALG)
+        draw = tf.random.stateless_uniform([], draw_seed, alg=RNG_ALG)
+        return tf.where(draw < self.style_mixing_probability, cut, tf.constant(num_ws, tf.int32))
+
+    def generate(self, generator, latents, labels, *, seed, batch, draw_latents):
+        if self._synthesis is None:
+            raise ValueError("Call `build(generator, discriminator)` before `generate`. Received: an unbuilt objective")
+        ws = self.styles(generator, latents, labels, seed=seed, draw_latents=draw_latents)
+        self._noise_context.value = (_fold(seed, 3), batch)
+        return self._synthesis(ws, training=True)
+
+    def discriminator_regularisation(self, discriminator, real_inputs, labels):
+        penalty = r1_penalty(discriminator, real_inputs, labels if self.conditional else None)
+        return r1_regularization(penalty, self.r1_gamma, self.r1_interval)
+
+    def after_generator_update(self, generator, latents, labels):
+        w = stylegan.mapping_of(generator)(self.generator_inputs(latents, labels), training=False)
+        stylegan.update_w_avg(generator, w, self.w_avg_decay)
+
+
+class ConditionalStyleGANObjective(StyleGANObjective):
+    """Conditional StyleGAN2 (StyleGAN2-ADA): label embedded into the mapping network, projection discriminator."""
+
+    conditional = True
+    signature = (2, 2, 1)
+
+    def discriminate(self, discriminator, images, labels):
+        return tf.cast(discriminator([images, labels], training=True), tf.float32), None
+
+
+def _fold(seed, data):
+    return tf.random.experimental.stateless_fold_in(seed, data, alg=RNG_ALG)
+
+
+class _StepNoise(keras.layers.Layer):
+    """N(0, 1) noise ``(N, H, W, 1)`` for a noise layer: drawn for the global batch, sliced per replica.
+
+    Reads ``(seed, batch)`` from the objective's thread-local context (each replica sets its own
+    right before calling the synthesis view); ``index`` tells the noise layers apart.
+    """
+
+    def __init__(self, context, index, **kwargs):
+        super().__init__(**kwargs)
+        self.context = context
+        self.index = index
+
+    def call(self, x):
+        seed, batch = self.context.value
+        shape = tf.concat([batch.global_shape(), tf.shape(x)[1:3], [1]], 0)
+        noise = tf.random.stateless_normal(shape, _fold(seed, self.index), alg=RNG_ALG)
+        return tf.cast(batch.local(noise), x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], 1)
+
+
+def _step_noise_view(synthesis, context):
+    """The synthesis network's layers (same weights) with step noise fed to its random noise layers."""
+    index = [0]
+
+    def call(layer, *args, **kwargs):
+        if isinstance(layer, stylegan.NoiseInjection) and layer.noise_mode == "random" and len(args) == 1:
+            index[0] += 1
+            noise = _StepNoise(context, index[0], name=f"{layer.name}_step_noise")(args[0])
+            return layer([args[0], noise], **kwargs)
+        return layer(*args, **kwargs)
+
+    return keras.models.clone_model(synthesis, clone_function=lambda layer: layer, call_function=call)
+
+
+#: family -> objective class; families sharing a signature share an objective.
+OBJECTIVES = {
+    "dcgan": Objective,
+    "cdcgan": ConditionalObjective,
+    "sngan": ConditionalObjective,
+    "acgan": AuxiliaryClassifierObjective,
+    "stylegan": StyleGANObjective,
+    "cstylegan": ConditionalStyleGANObjective,
+}
+FAMILIES = tuple(OBJECTIVES)
+
+
+def infer_family(generator, discriminator):
+    """Returns the first family whose models have these numbers of inputs and outputs.
+
+    ``"cdcgan"`` and ``"sngan"`` share a signature; a projection discriminator is reported as
+    ``"cdcgan"`` (pass ``family="sngan"`` to say which). A ``build_stylegan_generator`` model is
+    ``"stylegan"`` (``"cstylegan"`` when conditional).
+
+    Raises:
+        ValueError: if the inputs/outputs match no family.
+    """
+    # StyleGAN models also have DCGAN's numbers of inputs and outputs: families that look at the
+    # layers are tried first.
+    for family, objective in sorted(OBJECTIVES.items(), key=lambda item: not item[1].recognised_by_layers):
+        if objective.matches(generator, discriminator):
+            return family
+    raise ValueError(
+        "The models match no GAN family (dcgan: 1 generator input, 1 discriminator input/output; "
+        "cdcgan/sngan: 2 and 2 inputs; acgan: 2 generator inputs, 2 discriminator outputs; stylegan / "
+        "cstylegan: as dcgan / cdcgan, with a mapping network and a Truncation layer). Received: "
+        f"generator inputs={len(generator.inputs)}, discriminator inputs={len(discriminator.inputs)}, "
+        f"discriminator outputs={len(discriminator.outputs)}"
+    )
+
+
+def _correct(class_logits, labels):
+    predicted = tf.argmax(class_logits, axis=-1, output_type=tf.int32)
+    return tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
