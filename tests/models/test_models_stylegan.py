@@ -369,7 +369,11 @@ def test_bad_helper_arguments_name_themselves(generator):
 
 @pytest.mark.skipif(len(tf.config.list_logical_devices("CPU")) < 2, reason="needs 2 logical CPU devices")
 def test_a_mirrored_step_with_r1_and_w_avg_on_two_logical_cpus():
-    strategy = tf.distribute.MirroredStrategy(tf.config.list_logical_devices("CPU")[:2])
+    from ganaug.training import resolve_strategy
+
+    # The process's one MirroredStrategy (a second instance would renumber its collectives and clash
+    # with the trainer tests' strategy in the same process).
+    strategy = resolve_strategy("mirrored")
     with strategy.scope():
         generator = models.build_stylegan_generator(seed=0, **TINY_G)
         discriminator = models.build_stylegan_discriminator(seed=1, **TINY)
