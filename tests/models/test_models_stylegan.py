@@ -369,11 +369,11 @@ def test_bad_helper_arguments_name_themselves(generator):
 
 @pytest.mark.skipif(len(tf.config.list_logical_devices("CPU")) < 2, reason="needs 2 logical CPU devices")
 def test_a_mirrored_step_with_r1_and_w_avg_on_two_logical_cpus():
-    from ganaug.training import resolve_strategy
-
-    # The process's one MirroredStrategy (a second instance would renumber its collectives and clash
-    # with the trainer tests' strategy in the same process).
-    strategy = resolve_strategy("mirrored")
+    # Reduction through one device, not collective ops: a second MirroredStrategy with collectives in
+    # the same process renumbers its collective instances and clashes with the trainer tests' one.
+    strategy = tf.distribute.MirroredStrategy(
+        tf.config.list_logical_devices("CPU")[:2], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
     with strategy.scope():
         generator = models.build_stylegan_generator(seed=0, **TINY_G)
         discriminator = models.build_stylegan_discriminator(seed=1, **TINY)
