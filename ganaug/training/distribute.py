@@ -9,6 +9,7 @@ import json
 import os
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+_MIRRORED_STRATEGIES = {}  # device names -> the process's MirroredStrategy over them
 
 
 def tf_config():
@@ -60,7 +61,8 @@ def resolve_strategy(strategy="auto"):
     ``"auto"`` picks ``MultiWorkerMirroredStrategy`` if ``TF_CONFIG`` names more than one worker,
     ``MirroredStrategy`` if more than one GPU is visible, else the default (single-device)
     strategy. ``"mirrored"`` uses every GPU, or every logical CPU device when there is no GPU (as
-    in the tests, which split the CPU into two logical devices).
+    in the tests, which split the CPU into two logical devices); one instance per process serves
+    every trainer.
 
     Args:
         strategy: one of ``STRATEGIES`` or a ``tf.distribute.Strategy`` instance (returned as is).
@@ -97,7 +99,13 @@ def resolve_strategy(strategy="auto"):
     devices = [device.name for device in tf.config.list_logical_devices("GPU")]
     if not devices:
         devices = [device.name for device in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices)
+    # One MirroredStrategy per device set and process: a second one numbers its collectives from
+    # the start again, and TensorFlow, which keeps the first one's collective parameters, refuses
+    # a same-numbered all-reduce of another shape ("Shape mismatch in the collective instance").
+    key = tuple(devices)
+    if key not in _MIRRORED_STRATEGIES:
+        _MIRRORED_STRATEGIES[key] = tf.distribute.MirroredStrategy(devices)
+    return _MIRRORED_STRATEGIES[key]
 
 
 def strategy_name(strategy):
