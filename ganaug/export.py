@@ -54,7 +54,9 @@ def export_generator(
 
     Args:
         generator: a Keras generator, ``latent -> images`` or ``[latent, label] -> images``
-            (conditional), images in [-1, 1].
+            (conditional), images in [-1, 1]. A StyleGAN generator exports with the noise mode
+            its layers have: ``set_noise_mode(generator, "const")`` first for an export in which a
+            latent always gives the same image (``export_run`` does).
         path: output directory (must not exist unless ``overwrite``).
         latent_distribution: the prior the ``generate`` signature samples from, ``"normal"`` or
             ``"uniform"``.
@@ -330,12 +332,15 @@ def export_run(run_dir, out_dir, *, what="all", overwrite=False, validate=True):
         model = load_run_model(run_dir, kind)
         target = os.path.join(os.fspath(out_dir), kind)
         if kind == "generator":
+            # StyleGAN's per-layer noise: the fixed maps stored in the model, so that a latent (and
+            # `generate`'s seed) always gives the same image, as every other generator's does.
+            noise = _fix_noise(model)
             exported[kind] = export_generator(
                 model,
                 target,
                 latent_distribution=config.get("latent_distribution", "normal"),
                 class_names=config.get("class_names") if len(model.inputs) == 2 else None,
-                model_card=card,
+                model_card=dict(card, noise_mode=noise) if noise else card,
                 overwrite=overwrite,
             )
         elif kind == "encoder":
@@ -348,6 +353,16 @@ def export_run(run_dir, out_dir, *, what="all", overwrite=False, validate=True):
         if validate:
             validate_export(exported[kind], model)
     return exported
+
+
+def _fix_noise(generator):
+    """Sets a StyleGAN generator's noise layers to ``"const"``; returns ``"const"``, or None without noise layers."""
+    from ganaug.models import stylegan
+
+    if not any(isinstance(layer, stylegan.NoiseInjection) for layer in generator._flatten_layers()):
+        return None
+    stylegan.set_noise_mode(generator, "const")
+    return "const"
 
 
 def validate_export(path, model, *, batch_sizes=(1, 3), seed=0, atol=1e-4):

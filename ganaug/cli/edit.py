@@ -1,12 +1,14 @@
 """`ganaug edit interpolate|arithmetic|class-invert|direction`: latent edits of image files on a run.
 
 Every sub-command inverts its images first (the flags of ``ganaug invert``), then calls one
-``ganaug.latent`` tool and writes its figure and codes to OUT.
+``ganaug.latent`` tool and writes its figure and codes to OUT. ``direction`` reports the direction's
+separation held out (cross-validated) next to a permutation null and the in-sample figure
+(``ganaug.latent.latent_direction``), and works in StyleGAN's W or W+ space too (``--space``).
 """
 
 import os
 
-from ganaug.cli.invert import add_inversion_arguments, image_paths, invert_files, label_indices, load_run
+from ganaug.cli.invert import add_inversion_arguments, image_paths, invert_files, invert_files_w, label_indices, load_run
 
 
 def register(subparsers):
@@ -43,12 +45,21 @@ def register(subparsers):
     add_inversion_arguments(class_invert)
     class_invert.set_defaults(func=run_class_invert)
 
-    direction = operations.add_parser("direction", help="LDA direction between two groups, then edit images along it")
+    direction = operations.add_parser(
+        "direction", help="direction between two groups (held-out separation vs a permutation null), then edit along it",
+    )
     direction.add_argument("--negative", nargs="+", required=True, help="images (or folders) of group a")
     direction.add_argument("--positive", nargs="+", required=True, help="images (or folders) of group b")
     direction.add_argument("--images", nargs="+", required=True, help="images to edit")
     direction.add_argument("--method", choices=("lda", "fisher", "logistic", "mean_difference"), default="lda")
     direction.add_argument("--strengths", nargs="+", type=float, default=[-2.0, -1.0, 0.0, 1.0, 2.0])
+    direction.add_argument("--space", choices=("z", "w", "w+"), default="z",
+                           help="latent space: z (any run), or StyleGAN's W / W+ (reverse search from w_avg)")
+    direction.add_argument("--folds", type=int, default=5,
+                           help="cross-validation folds of the held-out separation (default 5; lowered to what "
+                           "the smaller group allows, >= 2 codes per fold)")
+    direction.add_argument("--permutations", type=int, default=200,
+                           help="label permutations of the null (default 200; 0: no null)")
     add_inversion_arguments(direction)
     direction.set_defaults(func=run_direction)
 
@@ -166,36 +177,80 @@ def run_class_invert(args):
 
 
 def run_direction(args):
+    import sys
+
     import numpy as np
 
     from ganaug.figures import save_figure
-    from ganaug.latent import class_direction, edit, generate_images
+    from ganaug.latent import edit, generate_images, synthesize
     from ganaug.latent.figures import edit_figure
     from ganaug.runs import write_json_atomic
 
     negative, positive, targets = image_paths(args.negative), image_paths(args.positive), image_paths(args.images)
     paths = negative + positive + targets
-    config, generator, images, result, labels = _prepare(args, paths)
-    codes = result.codes
-    direction = class_direction(
-        codes[: len(negative)], codes[len(negative) : len(negative) + len(positive)], method=args.method,
-        provenance=f"{len(negative)} negative vs {len(positive)} positive images",
+    groups = len(negative) + len(positive)
+    if args.space == "z":
+        config, generator, images, result, labels = _prepare(args, paths)
+        codes = result.codes
+    else:
+        config, generator, _ = load_run(args.run)
+        images, result = invert_files_w(args, generator, config, paths)
+        os.makedirs(args.out, exist_ok=True)
+        labels, codes = None, result.codes.reshape(len(paths), -1)  # W+ flattened: one vector per image
+    direction, note = _measured_direction(
+        codes[: len(negative)], codes[len(negative) : groups], method=args.method, folds=args.folds,
+        permutations=args.permutations, seed=args.seed,
+        provenance=f"{len(negative)} negative vs {len(positive)} positive images, {args.space} codes",
     )
-    target_codes = codes[len(negative) + len(positive) :]
-    moved = edit(target_codes, direction, args.strengths)
-    moved_labels = None if labels is None else np.repeat(labels[len(negative) + len(positive) :], len(args.strengths))
-    edited = generate_images(generator, moved, moved_labels)
+    if note:
+        print(f"Warning: {note}", file=sys.stderr)
+    moved = edit(codes[groups:], direction, args.strengths)
+    if args.space == "z":
+        moved_labels = None if labels is None else np.repeat(labels[groups:], len(args.strengths))
+        edited = generate_images(generator, moved, moved_labels)
+    else:
+        moved = moved.reshape(-1, *result.codes.shape[1:])
+        edited = synthesize(generator, moved)
+    summary = direction.summary()
     figure = edit_figure(
         edited, args.strengths, row_labels=[os.path.basename(p) for p in targets],
-        title=f"{args.method} direction, separation {direction.separation:.2f}",
+        title=f"{args.method} direction in {args.space}: {_separation_text(summary)}",
     )
     save_figure(figure, os.path.join(args.out, "edits.png"))
     np.save(os.path.join(args.out, "direction.npy"), direction.vector)
     np.save(os.path.join(args.out, "codes.npy"), moved)
     write_json_atomic(os.path.join(args.out, "direction.json"), {
-        "method": direction.method, "separation": direction.separation, "provenance": direction.provenance,
+        **summary, "separation": direction.separation, "space": args.space, "note": note,
         "strengths": list(args.strengths), "negative": negative, "positive": positive, "images": targets,
     })
     if not args.quiet:
-        print(f"{args.method} direction: separation {direction.separation:.2f} mean std -> {args.out}")
+        print(f"{args.method} direction in {args.space}: {_separation_text(summary)} -> {args.out}")
     return 0
+
+
+def _separation_text(summary):
+    text = f"in-sample separation {summary['in_sample_separation']:.2f}"
+    if summary["held_out_separation"] is None:
+        return text + " (not validated)"
+    text = f"held-out separation {summary['held_out_separation']:.2f}"
+    if summary["null_separation_95"] is not None:
+        text += f" (null 95th percentile {summary['null_separation_95']:.2f}, p = {summary['p_value']:.3f})"
+    return text + f", in-sample {summary['in_sample_separation']:.2f}"
+
+
+def _measured_direction(codes_a, codes_b, *, folds, **options):
+    """``latent_direction`` with ``folds`` lowered to what the smaller group allows (2 codes per fold).
+
+    Returns ``(direction, note)``; with fewer than 4 codes in a group nothing can be held out: the
+    in-sample ``class_direction`` and a note that says so.
+    """
+    from ganaug.latent import class_direction, latent_direction
+
+    usable = min(folds, len(codes_a) // 2, len(codes_b) // 2)
+    if usable < 2:
+        options.pop("permutations")
+        direction = class_direction(codes_a, codes_b, **options)
+        return direction, (f"{len(codes_a)} and {len(codes_b)} codes: too few to hold any out (4 per group are "
+                           "needed for 2 folds); the separation is in-sample only, not validated")
+    note = None if usable == folds else f"folds lowered from {folds} to {usable} (2 codes per fold in the smaller group)"
+    return latent_direction(codes_a, codes_b, folds=usable, **options), note

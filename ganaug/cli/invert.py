@@ -135,6 +135,19 @@ def invert_files(args, generator, config, encoder, paths, labels):
     return images, result
 
 
+def invert_files_w(args, generator, config, paths):
+    """Reads ``paths`` and finds their StyleGAN W / W+ codes (``args.space``) with the shared flags."""
+    from data_readers.image_reader import read_images
+    from ganaug.latent import invert_images_w
+
+    images = read_images(paths, image_size=int(config["image_size"]), channels=int(config["channels"]))
+    result = invert_images_w(
+        generator, images, space=args.space, steps=args.steps, learning_rate=args.learning_rate, loss=args.loss,
+        batch_size=args.batch_size, verbose=0 if args.quiet else 1,
+    )
+    return images, result
+
+
 def run(args):
     import csv
 

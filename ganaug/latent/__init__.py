@@ -13,6 +13,9 @@
 * ``latent_direction``: a direction with its held-out separation, cross-validated AUC and
   permutation null next to the in-sample figure (``WeakDirectionWarning`` when it does not beat
   the null).
+* ``latents_to_w`` / ``synthesize`` / ``invert_images_w``: StyleGAN's W and W+ spaces (mapping,
+  rendering, reverse search from ``w_avg``); ``train_w_encoder``: Saboo et al.'s encoder into W.
+  Directions and edits work on W codes as on z (``latent_direction``, ``edit``).
 """
 
 from ganaug.latent.arithmetic import LatentCode, codes_from_array, mean_code, stack_codes
@@ -46,6 +49,8 @@ from ganaug.latent.inversion import (
 )
 from ganaug.latent.perturbation import THESIS_SIGMA, perturb
 from ganaug.latent.quality import reconstruction_quality
+from ganaug.latent.w_encoder import train_w_encoder
+from ganaug.latent.w_inversion import WInversionResult, fixed_noise, invert_images_w, latents_to_w, synthesize
 
 __all__ = [
     "ClassInversion",
@@ -55,6 +60,7 @@ __all__ = [
     "LatentCode",
     "LatentDirection",
     "THESIS_SIGMA",
+    "WInversionResult",
     "WeakDirectionWarning",
     "class_direction",
     "codes_from_array",
@@ -62,6 +68,7 @@ __all__ = [
     "direction_from_pair",
     "edit",
     "encode",
+    "fixed_noise",
     "generate_images",
     "latent_dim_of",
     "latent_direction",
@@ -70,7 +77,9 @@ __all__ = [
     "interpolate_labels",
     "invert_class",
     "invert_images",
+    "invert_images_w",
     "is_conditional",
+    "latents_to_w",
     "mean_code",
     "perturb",
     "projections",
@@ -81,5 +90,7 @@ __all__ = [
     "soft_label_generator",
     "stack_codes",
     "swapped_labels",
+    "synthesize",
     "train_encoder",
+    "train_w_encoder",
 ]
