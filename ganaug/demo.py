@@ -69,6 +69,7 @@ DEMO_PRESETS = {
         "evaluation_samples": 600,
         "growth_fraction": 0.5,
         "scenario": "full",
+        "classical_options": {},
     },
     "smoke": {
         "image_size": 16,
@@ -94,6 +95,7 @@ DEMO_PRESETS = {
         "evaluation_samples": 64,
         "growth_fraction": 0.5,
         "scenario": "full",
+        "classical_options": {},
     },
     "gpu": {
         "image_size": 64,
@@ -119,6 +121,7 @@ DEMO_PRESETS = {
         "evaluation_samples": 5000,
         "growth_fraction": 0.5,
         "scenario": "full",
+        "classical_options": {},
     },
 }
 
@@ -451,8 +454,10 @@ def run_experiment(state):
         generator_name=state.run_dir(selected), seed=state.seed, overwrite=True, verbose=1 if state.verbose else 0)
     synthetic = ImageReader.from_csv(synthesis["manifest"], class_names=state.class_names, shuffle=False)
     experiment = augment.run_augmentation_experiment(
-        split, synthetic_paths=synthetic.paths, synthetic_labels=synthetic.labels, seeds=config["seeds"],
-        arms=config["arms"], image_size=config["image_size"], controls=config["controls"], batch_size=32,
+        split, synthetic_paths=synthetic.paths, synthetic_labels=synthetic.labels,
+        synthetic_sources=augment.synthesis_sources(synthesis["manifest"]), seeds=config["seeds"],
+        arms=config["arms"], classical_options=config["classical_options"], image_size=config["image_size"],
+        controls=config["controls"], batch_size=32,
         steps=config["classifier_steps"], model_dir=os.path.join(state.out_dir, "classifiers"),
         verbose=1 if state.verbose else 0)
     runs.write_json_atomic(os.path.join(state.out_dir, "experiment.json"),
@@ -464,6 +469,7 @@ def run_experiment(state):
     figures["forest"] = save_figure(forest_plot(experiment, title=f"Change in F1 vs baseline ({selected} images)"),
                                     os.path.join(state.figures_dir, "forest_plot.png"))
     return {"experiment": experiment, "selected": selected, "headline_table": augment.headline_table(experiment),
+            "classifier": experiment["model_paths"]["baseline"][config["seeds"][0]],
             "per_class_table": augment.per_class_delta_table(experiment), "verdict": augment.verdict(experiment),
             "controls": augment.control_findings(experiment) if config["controls"] else None, "figures": figures}
 
@@ -480,7 +486,7 @@ def compare_gradcam(state):
     config, split = state.config, state.split
     selected = state.results["generator comparison"]["selected"]
     generator, distribution = state.generator(selected), state.latent_distribution(selected)
-    classifier = keras.saving.load_model(_classifier_path(state), compile=False)
+    classifier = keras.saving.load_model(state.results["augmentation experiment"]["classifier"], compile=False)
     counts = split.counts()["train"]
     gradcam = {}
     for k in (int(np.argmax(counts)), int(np.argmin(counts))):
@@ -503,7 +509,7 @@ def export_models(state):
     selected = state.results["generator comparison"]["selected"]
     export_dir = os.path.join(state.out_dir, "export")
     card = {"training_data": state.results["data"]["data_dir"], "demo_config": config, "generator_run": selected}
-    classifier = keras.saving.load_model(_classifier_path(state), compile=False)
+    classifier = keras.saving.load_model(state.results["augmentation experiment"]["classifier"], compile=False)
     encoder = keras.saving.load_model(state.results["encoder"]["encoder"], compile=False)
     baseline = state.results["augmentation experiment"]["experiment"]["summary"]["baseline"]
     exports = {
@@ -617,17 +623,13 @@ def _classifier_schedule(state):
     return {} if steps is None else {"steps": steps}
 
 
-def _classifier_path(state):
-    """The experiment's baseline classifier of the first seed (``run_augmentation_experiment`` names it)."""
-    seed = state.config["seeds"][0]
-    return os.path.join(state.out_dir, "classifiers", f"baseline_seed{seed}.keras")
-
-
 def _encoder_for(generator, config, seed):
     from ganaug.models import build_encoder
+    from ganaug.models.spec import GeneratorSpec
 
-    _, height, _, channels = generator.outputs[0].shape
-    return build_encoder(image_size=int(height), channels=int(channels), latent_dim=int(generator.inputs[0].shape[-1]),
+    spec = GeneratorSpec.of(generator)
+    height, _, channels = spec.image_shape
+    return build_encoder(image_size=height, channels=channels, latent_dim=spec.latent_dim,
                          preset=config["gan_preset"], discriminator_filters=config["model_options"]["discriminator_filters"],
                          discriminator_batch_norm="none", seed=seed)
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from ganaug import __version__
 from ganaug.models.prior import stateless_latents, validate_distribution
+from ganaug.models.spec import GeneratorSpec
 from ganaug.runs import apply_umask, load_run_model, read_config, read_metrics, write_json_atomic
 
 MODEL_CARD_FILE = "model_card.json"
@@ -74,23 +75,9 @@ def export_generator(
 
     validate_distribution(latent_distribution)
     _check_built(generator, "generator")
-    conditional = len(generator.inputs) == 2
-    if len(generator.inputs) not in (1, 2):
-        raise ValueError(
-            "`generator` must take a latent code (and optionally a label). "
-            f"Received: a model with {len(generator.inputs)} inputs"
-        )
-    latent_dim = generator.inputs[0].shape[-1]
-    if len(generator.inputs[0].shape) != 2 or latent_dim is None:
-        raise ValueError(
-            "`generator`'s first input must be a latent code of shape (N, latent_dim). "
-            f"Received: input shape {generator.inputs[0].shape}"
-        )
-    output_shape = generator.outputs[0].shape
-    if len(output_shape) != 4:
-        raise ValueError(
-            f"`generator` must output images (N, H, W, C). Received: output shape {output_shape}"
-        )
+    spec = GeneratorSpec.of(generator)  # ValueError for a model without the generator contract
+    conditional, latent_dim = spec.conditional, spec.latent_dim
+    output_shape = (None, *spec.image_shape)
     if conditional and not class_names:
         raise ValueError(
             "`class_names` must be given for a conditional generator (its labels need names). "
@@ -339,7 +326,7 @@ def export_run(run_dir, out_dir, *, what="all", overwrite=False, validate=True):
                 model,
                 target,
                 latent_distribution=config.get("latent_distribution", "normal"),
-                class_names=config.get("class_names") if len(model.inputs) == 2 else None,
+                class_names=config.get("class_names") if GeneratorSpec.of(model).conditional else None,
                 model_card=dict(card, noise_mode=noise) if noise else card,
                 overwrite=overwrite,
             )

@@ -1,6 +1,6 @@
 """Run directories: where every long job writes what it made, and the rules every writer follows.
 
-Layout (SPEC.md section 2)::
+Layout::
 
     runs/<name>/
         config.json          everything needed to rebuild and reuse the run (family, image_size,

@@ -29,12 +29,12 @@ from ganaug.augment.statistics import (
     paired_intervals,
     seeds_needed,
 )
-from ganaug.augment.synthesis import SYNTHESIS_METHODS, synthesize_dataset
+from ganaug.augment.synthesis import SYNTHESIS_METHODS, synthesis_sources, synthesize_dataset
 
 __all__ = [
     "ALL_ARMS", "ARMS", "BUDGET_MODES", "CONTROL_ARMS", "INTERVALS", "SCENARIOS", "SYNTHESIS_METHODS",
     "VERDICT_INTERVAL", "DataSplit", "check_no_test_leak", "class_counts_of", "control_findings", "forest_plot",
     "headline_table", "minimum_detectable_effect", "paired_intervals", "per_class_delta_table",
     "positive_control_set", "run_augmentation_experiment", "seeds_for_detectable_effect", "seeds_needed",
-    "split_dataset", "synthesis_budget", "synthesize_dataset", "verdict", "wrong_labels",
+    "split_dataset", "synthesis_budget", "synthesis_sources", "synthesize_dataset", "verdict", "wrong_labels",
 ]

@@ -6,7 +6,8 @@ al. 2021 Table 4: a small imbalanced set, accuracy 0.524 -> 0.725 with generated
 
 1. one fixed split of the real data (``split_dataset``); the test part never sees synthetic data and
    never enters training (checked by file identity, including the synthetic images' sources);
-2. arms ``baseline`` (real training images), ``classical`` (plus random rotate/flip/zoom),
+2. arms ``baseline`` (real training images), ``classical`` (plus random rotation and zoom, the
+   thesis's; flips with ``classical_options={"flip": ...}``),
    ``synthetic`` (plus the synthetic images) and ``classical+synthetic``, and with ``controls=True``
    a ``positive_control`` (plus held-out *real* images of the same classes and counts: a perfect
    generator) and a ``negative_control`` (plus the synthetic images with wrong labels) — see
@@ -44,7 +45,9 @@ def run_augmentation_experiment(
     *,
     synthetic_paths=None,
     synthetic_labels=None,
+    synthetic_sources=None,
     arms=ARMS,
+    classical_options=None,
     controls=False,
     control_counts=None,
     seeds=(0, 1, 2),
@@ -76,7 +79,12 @@ def run_augmentation_experiment(
             control part for ``controls=True``).
         synthetic_paths: synthetic image files (e.g. from ``synthesize_dataset``'s manifest).
         synthetic_labels: their int class indices (same class order as ``split.class_names``).
+        synthetic_sources: the real files the synthetic images were made from (the manifest's
+            ``source_a``/``source_b``, ``synthesis_sources``); none may be a test image.
         arms: a subset of ``ALL_ARMS``; ``"baseline"`` is always run (it is the reference).
+        classical_options: keyword arguments of ``classical_augmentation`` for the classical
+            arms (``rotation_factor``, ``zoom_factor``, ``flip``); default: the thesis's rotate
+            and zoom, no flips.
         controls: add the ``positive_control`` and ``negative_control`` arms.
         control_counts: held-out real images per class for the positive control (a list in class
             order or a dict ``{class_name: count}``); default: the synthetic set's counts, or every
@@ -103,7 +111,7 @@ def run_augmentation_experiment(
         in_memory: ``"auto"`` reads every image once into memory when they fit in
             ``MEMORY_LIMIT_BYTES``; True/False forces it either way (False streams from the files).
         model_dir: if given, every trained classifier is saved there as ``<arm>_seed<k>.keras``
-            (``+`` written as ``_``) for Grad-CAM and export.
+            (``+`` written as ``_``) for Grad-CAM and export; ``model_paths`` in the result names them.
         verbose: 0 silent, 1 one line per trained classifier, 2 Keras progress bars too.
 
     Returns:
@@ -113,7 +121,8 @@ def run_augmentation_experiment(
         ``deltas`` (per non-baseline arm and measure: ``mean``, ``ci_seeds``, ``ci_bootstrap``,
         ``ci_hierarchical``, ``call`` and ``mde``), ``rare_classes`` (indices), ``controls``
         (findings of the control arms, when run), ``verdict_interval`` and ``confusion_matrices``
-        (per arm, summed over seeds).
+        (per arm, summed over seeds), and with ``model_dir`` ``model_paths`` (per arm and seed:
+        the saved classifier).
 
     Raises:
         ValueError: for an unknown arm, synthetic arms without synthetic images, control arms
@@ -175,7 +184,8 @@ def run_augmentation_experiment(
         source_paths, source_labels = (synthetic_paths, synthetic_labels) if synthetic_paths else (paths, labels)
         added["negative_control"] = (list(source_paths), wrong_labels(source_labels, num_classes=num_classes, seed=seeds[0]))
         _check_disjoint(split.train_paths, paths, "positive-control")
-    check_no_test_leak(split, synthetic_paths + list(added.get("positive_control", ([], []))[0]))
+    check_no_test_leak(split, synthetic_paths + list(added.get("positive_control", ([], []))[0]),
+                       [os.fspath(p) for p in (synthetic_sources or []) if p])
     if image_size is None:
         from data_readers.image_reader import read_images
 
@@ -210,7 +220,7 @@ def run_augmentation_experiment(
     if early_stopping_patience is not None and len(split.validation_paths):
         validation_data = data(split.validation_paths, split.validation_labels, shuffle=False, seed=0)
 
-    runs, predictions = [], {}
+    runs, predictions, model_paths = [], {}, {}
     for arm in arms:
         train_paths = list(split.train_paths)
         train_labels = np.asarray(split.train_labels, np.int32)
@@ -232,6 +242,7 @@ def run_augmentation_experiment(
                 learning_rate=learning_rate,
                 batch_size=batch_size,
                 augment="classical" if "classical" in arm else None,
+                augmentation_options=classical_options if "classical" in arm else None,
                 seed=seed,
                 verbose=2 if verbose >= 2 else 0,
                 early_stopping_patience=early_stopping_patience,
@@ -241,7 +252,8 @@ def run_augmentation_experiment(
             seconds = time.perf_counter() - started
             if model_dir is not None:
                 os.makedirs(model_dir, exist_ok=True)
-                model.save(os.path.join(model_dir, f"{arm.replace('+', '_')}_seed{seed}.keras"))
+                model_paths.setdefault(arm, {})[seed] = os.path.join(model_dir, f"{arm.replace('+', '_')}_seed{seed}.keras")
+                model.save(model_paths[arm][seed])
             if memory:
                 probs, _ = predict_classes(model, test_data[0], batch_size=max(batch_size, 64))
                 labels = test_data[1]
@@ -269,6 +281,7 @@ def run_augmentation_experiment(
         "schedule": schedule,
         "learning_rate": learning_rate,
         "sampling": sampling,
+        "classical_options": dict(classical_options or {}),
         "confidence": confidence,
         "power": power,
         "verdict_interval": statistics.VERDICT_INTERVAL,
@@ -292,6 +305,8 @@ def run_augmentation_experiment(
     }
     if any(arm in CONTROL_ARMS for arm in arms):
         result["controls"] = control_findings(result)
+    if model_dir is not None:
+        result["model_paths"] = model_paths
     return result
 
 

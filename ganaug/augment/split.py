@@ -5,8 +5,14 @@ training part only, synthetic images are made from it, and the test part is touc
 final evaluation of each classifier. An optional fourth part, ``control``, holds real images of the
 training pool that no model trains on (reserved with ``control_fraction``, plus whatever a scenario
 cuts away): the augmentation experiment's positive control adds them in place of synthetic images.
-``scenario`` presets shrink the training part the way the papers' small, imbalanced experiments did
-(Fernández et al. 2021, Table 4: 500 negative and 68 positive real patches).
+``scenario`` presets shrink the training part the way the papers' small, imbalanced experiments did.
+Fernández et al. 2021, Table 4 has three arms tested on the same 1,000 unseen patches (500 per
+class): a small balanced set (500 + 500, accuracy 0.597), a small imbalanced set (500 negative +
+68 positive, 0.524) and that set plus 25k generated patches per class (0.725). The scenarios
+``fernandez2021_table4_balanced`` and ``fernandez2021_table4`` build the first two (the third is the
+experiment's synthetic arm); both fix the test part at 500 images per class (``test_count``) and
+name the positive class (``"tumor"``, as ``data_readers.wsi`` labels patches): for other class
+names pass ``dict(SCENARIOS["fernandez2021_table4"], minority_class="yours")``.
 """
 
 import csv
@@ -17,11 +23,20 @@ import numpy as np
 
 PARTS = ("train", "validation", "test", "control")
 
+#: Fernández et al. 2021's positive class, as ``data_readers.wsi`` names it (``wsi.TUMOR``).
+TABLE4_POSITIVE_CLASS = "tumor"
+
 SCENARIOS = {
     "full": {},
-    # Fernández et al. 2021, Table 4: 500 negative + 68 positive real training patches.
-    "fernandez2021_table4": {"majority_count": 500, "minority_count": 68, "minority_class": "rarest"},
+    # Fernández et al. 2021, Table 4, "small imbalanced dataset": 500 negative + 68 positive real
+    # training patches; the same unseen test set of 500 + 500.
+    "fernandez2021_table4": {
+        "majority_count": 500, "minority_count": 68, "minority_class": TABLE4_POSITIVE_CLASS, "test_count": 500,
+    },
+    # Table 4's reference arm, "small dataset": 500 + 500 training patches, the same test set.
+    "fernandez2021_table4_balanced": {"majority_count": 500, "test_count": 500},
 }
+_SCENARIO_KEYS = ("majority_count", "minority_count", "minority_class", "test_count")
 
 
 def _no_labels():
@@ -106,8 +121,9 @@ def split_dataset(
         test_fraction: share of each class for testing, in (0, 1).
         scenario: a name from ``SCENARIOS`` or a dict with optional keys ``majority_count`` (cap
             every class's training images), ``minority_count`` and ``minority_class`` (a class
-            name, a list of class names, or ``"rarest"``, whose training images are cut to
-            ``minority_count``).
+            name, a list of class names, or ``"rarest"`` for the class with the fewest training
+            images, whose training images are cut to ``minority_count``) and ``test_count`` (a
+            fixed number of test images per class instead of ``test_fraction``).
         control_fraction: share of each class's training pool held out as real control images,
             in [0, 1). Training keeps at least one image of every class that has one.
         seed: seed of the split and of the subsampling.
@@ -116,8 +132,8 @@ def split_dataset(
         ``DataSplit``.
 
     Raises:
-        ValueError: for fractions out of range, labels that do not match the paths, or an
-            unknown scenario or class.
+        ValueError: for fractions out of range, labels that do not match the paths, an unknown
+            scenario or class, or a class with too few images for the scenario's ``test_count``.
     """
     paths = [os.fspath(p) for p in paths]
     labels = np.asarray(labels, dtype=np.int32)
@@ -138,6 +154,7 @@ def split_dataset(
     if isinstance(control_fraction, bool) or not 0 <= control_fraction < 1:
         raise ValueError(f"`control_fraction` must be in [0, 1). Received: control_fraction={control_fraction}")
     scenario = _resolve_scenario(scenario)
+    test_count = scenario.get("test_count")
     rng = np.random.default_rng(seed)
     parts = {"train": [], "validation": [], "test": [], "control": []}
     for k in range(len(class_names)):
@@ -145,6 +162,14 @@ def split_dataset(
         n = len(members)
         n_test = int(round(test_fraction * n))
         n_validation = int(round(validation_fraction * n))
+        if test_count is not None:
+            if n <= test_count:
+                raise ValueError(
+                    f"Class {class_names[k]!r} has {n} images, too few for {test_count} test images and "
+                    f"a training part. Received: scenario test_count={test_count}"
+                )
+            n_test = int(test_count)
+            n_validation = min(n_validation, n - n_test - 1)
         if n >= 3:
             n_test = max(n_test, 1)
             n_validation = max(n_validation, 1 if validation_fraction > 0 else 0)
@@ -176,7 +201,7 @@ def _resolve_scenario(scenario):
         return dict(SCENARIOS[scenario])
     if not isinstance(scenario, dict):
         raise TypeError(f"`scenario` must be a name or a dict. Received: scenario={scenario!r}")
-    unknown = set(scenario) - {"majority_count", "minority_count", "minority_class"}
+    unknown = set(scenario) - set(_SCENARIO_KEYS)
     if unknown:
         raise ValueError(f"Unknown scenario keys {sorted(unknown)}. Received: scenario={scenario!r}")
     return dict(scenario)
@@ -197,7 +222,9 @@ def _apply_scenario(train_parts, labels, class_names, scenario, rng):
             minorities.add(class_names.index(name))
         else:
             raise ValueError(
-                "`minority_class` must be a class name, a list of class names or 'rarest'. "
+                f"The scenario's `minority_class` must be a class name ({class_names}), a list of class names or "
+                "'rarest' (for fernandez2021_table4 with other class names: "
+                "dict(SCENARIOS['fernandez2021_table4'], minority_class=...)). "
                 f"Received: minority_class={minority!r}"
             )
     kept, cut = [], []

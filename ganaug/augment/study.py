@@ -15,6 +15,7 @@ def run_augmentation_study(
     counts=None,
     seeds=(0, 1, 2),
     arms=None,
+    classical_options=None,
     architecture="small_cnn",
     epochs=None,
     steps=None,
@@ -41,6 +42,8 @@ def run_augmentation_study(
         budget_mode, fraction, counts: the synthesis budget (``synthesis_budget``).
         seeds: classifier training seeds.
         arms: the arms to run (default: all four, or the two without synthetic data if none).
+        classical_options: the classical arms' augmentation (``run_augmentation_experiment``;
+            default rotate and zoom, the thesis's; ``{"flip": "horizontal_and_vertical"}`` adds flips).
         architecture: the classifier (``build_classifier``).
         epochs: classifier epochs (raised to the classifier's minimum number of steps); None for
             the default schedule (``ganaug.training.classifier.classifier_schedule``).
@@ -66,7 +69,8 @@ def run_augmentation_study(
     from ganaug.augment.figures import forest_plot
     from ganaug.augment.split import split_dataset
     from ganaug.figures import save_figure
-    from ganaug.augment.synthesis import synthesize_dataset
+    from ganaug.augment.synthesis import synthesis_sources, synthesize_dataset
+    from ganaug.models.spec import GeneratorSpec
     from ganaug.report import Report
     from ganaug.runs import load_run_model, read_config, write_json_atomic
 
@@ -94,6 +98,7 @@ def run_augmentation_study(
                           control_fraction=control_fraction)
     split.write(os.path.join(out_dir, "split"))
     generator = load_run_model(run_dir, "generator")
+    spec = GeneratorSpec.of(generator)
     encoder = load_run_model(run_dir, "encoder") if method != "conditional" else None
     budget = synthesis_budget(split.counts()["train"], mode=budget_mode, fraction=fraction, counts=counts)
     synthesis = synthesize_dataset(
@@ -105,8 +110,9 @@ def run_augmentation_study(
     synthetic = ImageReader.from_csv(synthesis["manifest"], class_names=class_names, shuffle=False)
     result = run_augmentation_experiment(
         split, synthetic_paths=synthetic.paths, synthetic_labels=synthetic.labels,
-        arms=arms or ARMS, controls=controls, seeds=seeds, architecture=architecture,
-        image_size=int(generator.outputs[0].shape[1]), channels=int(generator.outputs[0].shape[-1]),
+        synthetic_sources=synthesis_sources(synthesis["manifest"]),
+        arms=arms or ARMS, classical_options=classical_options, controls=controls, seeds=seeds, architecture=architecture,
+        image_size=spec.image_shape[0], channels=spec.image_shape[-1],
         epochs=epochs, steps=steps, verbose=verbose,
     )
     report = Report("ganaug augment: does synthetic data make the classifier better?",

@@ -7,7 +7,10 @@ Three ways to make images of a given class:
 - ``"perturbation"``: encode a real image of the class and decode a perturbed code,
   ``G(E(x) + eps)``, ``eps ~ N(0, sigma^2 I)`` (Klang & Carlberg, eq. 42; sigma^2 = 0.04);
 - ``"interpolation"``: encode two real images of the class and decode a point between their codes,
-  ``G(l * E(x1) + (1 - l) * E(x2))`` with ``l ~ U[0.25, 0.75]`` (Fernández et al. 2021, sec. 3.3).
+  ``G(l * E(x1) + (1 - l) * E(x2))`` (Fernández et al. 2021, sec. 3.2.4, eq. 5:
+  ``z = l * z1 + (1 - l) * z2``, ``l`` in [0, 1]); the paper interpolates to show a path, not to
+  augment, so ``l ~ U[0.25, 0.75]`` (a point well inside the pair, not a near-copy of either end)
+  is this toolkit's choice.
 
 The images land in ``out_dir/<class_name>/<method>_<index>.png`` with ``out_dir/manifest.csv``
 (``path,label,method,generator,seed,latent_index,source_a,source_b,weight``) and the latent codes
@@ -25,7 +28,8 @@ import numpy as np
 from data_readers.decode import to_uint8, write_image
 from data_readers.image_reader import read_images
 from ganaug.latent.encoder_training import encode
-from ganaug.latent.inversion import generate_images
+from ganaug.models.spec import GeneratorSpec
+from ganaug.training.sampling import generate_images
 from ganaug.latent.perturbation import perturb
 from ganaug.models.prior import sample_latent, validate_distribution
 
@@ -95,8 +99,8 @@ def synthesize_dataset(
             f"Received: budget={budget}"
         )
     validate_distribution(latent_distribution)
-    conditional = len(generator.inputs) == 2
-    if method == "conditional" and not conditional:
+    spec = GeneratorSpec.of(generator)
+    if method == "conditional" and not spec.conditional:
         raise ValueError(
             "method='conditional' needs a conditional generator ([latent, label] inputs). "
             f"Received: generator={generator.name} with {len(generator.inputs)} input"
@@ -123,8 +127,7 @@ def synthesize_dataset(
         shutil.rmtree(out_dir)
     os.makedirs(out_dir, exist_ok=True)
 
-    latent_dim = generator.inputs[0].shape[-1]
-    image_shape = tuple(generator.outputs[0].shape[1:])
+    latent_dim, image_shape = spec.latent_dim, spec.image_shape
     rng = np.random.default_rng(seed)
     rows, all_codes = [], []
     progress = tqdm(total=sum(budget), desc=f"synthesising ({method})", disable=not verbose, unit="img")
@@ -192,6 +195,30 @@ def synthesize_dataset(
     with open(os.path.join(out_dir, "synthesis.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def synthesis_sources(manifest):
+    """Returns the real files a synthetic data set was made from (its manifest's ``source_a``/``source_b``).
+
+    The augmentation experiment checks them against the test part (``check_no_test_leak``): an
+    image encoded from a test image and decoded (perturbation, interpolation) carries that test
+    image into training.
+
+    Args:
+        manifest: path of the ``manifest.csv`` written by ``synthesize_dataset``.
+
+    Returns:
+        list of distinct source paths, in manifest order (empty for the ``"conditional"`` method).
+
+    Raises:
+        FileNotFoundError: if ``manifest`` does not exist.
+    """
+    manifest = os.fspath(manifest)
+    if not os.path.isfile(manifest):
+        raise FileNotFoundError(f"No synthesis manifest at {manifest}")
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return list(dict.fromkeys(row[column] for row in rows for column in ("source_a", "source_b") if row.get(column)))
 
 
 def _read_sources(real_paths, indices, image_shape):

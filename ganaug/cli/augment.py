@@ -30,7 +30,11 @@ def register(subparsers):
     parser.add_argument("--control-fraction", type=float, default=None,
                         help="share of each class's training pool held out for the positive control "
                         "(default with --controls: fraction / (1 + fraction))")
-    parser.add_argument("--scenario", default="full", help="'full' or 'fernandez2021_table4'")
+    parser.add_argument("--classical-flip", default=None, choices=["horizontal", "vertical", "horizontal_and_vertical"],
+                        help="add random flips to the classical arms (default: rotate and zoom only, the thesis's)")
+    parser.add_argument("--scenario", default="full",
+                        help="'full', 'fernandez2021_table4' (500 + 68 'tumor', 500 + 500 test) or "
+                        "'fernandez2021_table4_balanced' (500 + 500, the same test)")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(func=run)
@@ -43,6 +47,7 @@ def run(args):
     result = run_augmentation_study(
         args.data, args.run, args.out, method=args.method, budget_mode=args.budget, fraction=args.fraction,
         counts=args.counts, seeds=tuple(args.seeds), arms=args.arms, architecture=args.architecture, epochs=args.epochs,
+        classical_options={"flip": args.classical_flip} if args.classical_flip else None,
         steps=args.steps, controls=args.controls, control_fraction=args.control_fraction,
         scenario=args.scenario, split_seed=args.split_seed, verbose=0 if args.quiet else 1,
     )

@@ -60,6 +60,7 @@ def run(args):
     import numpy as np
 
     from ganaug import figures
+    from ganaug.models.spec import GeneratorSpec
     from ganaug.runs import load_run_model, read_config, write_text_atomic
     from ganaug.training import generate_images
 
@@ -70,10 +71,10 @@ def run(args):
         _prepare_folder(args.out, args.overwrite, clear=False)  # refuse before the (slow) generation...
     config = read_config(args.run)
     generator = load_run_model(args.run, "generator")
-    conditional = len(generator.inputs) == 2
+    spec = GeneratorSpec.of(generator, config)
     labels = None
-    if conditional:
-        num_classes = int(config["num_classes"])
+    if spec.conditional:
+        num_classes = spec.num_classes
         if args.label is None:
             labels = np.arange(args.n) % num_classes
         elif not 0 <= args.label < num_classes:

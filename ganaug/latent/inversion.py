@@ -9,7 +9,8 @@ several random restarts cost one bigger batch instead of a Python loop. The best
 (``training=False``) and its weights are never touched: gradients are taken only with respect to z.
 
 The module also holds the small helpers every latent tool uses to read a generator's contract
-(``docs/architecture.md``): ``is_conditional``, ``latent_dim_of``, ``generate_images``.
+(``docs/architecture.md``): ``is_conditional``, ``latent_dim_of`` and ``generate_images``, all three
+from ``ganaug.training.sampling`` (one sampler for the toolkit).
 """
 
 import dataclasses
@@ -19,8 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganaug.models.prior import sample_latent, validate_distribution
-from ganaug.training.sampling import generate_images as sample_images
-from ganaug.training.sampling import is_conditional, latent_dim_of
+from ganaug.training.sampling import generate_images, is_conditional, latent_dim_of  # noqa: F401  (the one sampler)
 
 LOSSES = ("rmse", "l1")
 
@@ -140,30 +140,6 @@ def _short(value):
 
 def _generator_inputs(generator, codes, labels):
     return [codes, labels] if labels is not None else codes
-
-
-def generate_images(generator, codes, labels=None, *, batch_size=64):
-    """Returns ``G(codes)`` (or ``G(codes, labels)``) computed in inference mode, batch by batch.
-
-    Args:
-        generator: a generator per ``docs/architecture.md``.
-        codes: float32 ``(N, latent_dim)``.
-        labels: int ``(N,)`` (or one int for all) for a conditional generator, else None.
-        batch_size: codes per forward pass.
-
-    Returns:
-        float32 array ``(N, H, W, C)`` in [-1, 1].
-
-    Raises:
-        ValueError: for codes of the wrong shape, missing/unexpected labels or a bad ``batch_size``.
-    """
-    check_generator(generator)
-    codes = check_codes(codes, latent_dim_of(generator))
-    labels = check_labels(generator, labels, len(codes))
-    batch_size = check_positive_integer(batch_size, "batch_size")
-    if not len(codes):
-        return np.zeros((0, *generator_image_shape(generator)), dtype=np.float32)
-    return sample_images(generator, len(codes), labels=labels, latents=codes, batch_size=batch_size)
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ from ganaug.models.encoder import build_encoder
 from ganaug.models.layers import LabelFeatureMaps, OneHot, RepeatChannels
 from ganaug.models.presets import PRESETS, get_preset
 from ganaug.models.prior import LATENT_DISTRIBUTIONS, sample_latent
+from ganaug.models.spec import GeneratorSpec
 from ganaug.models.sngan import (
     ConditionalBatchNormalization,
     GlobalSumPooling2D,
@@ -56,6 +57,7 @@ __all__ = [
     "build_classifier",
     "build_encoder",
     "LATENT_DISTRIBUTIONS",
+    "GeneratorSpec",
     "PRESETS",
     "LabelFeatureMaps",
     "OneHot",

@@ -12,8 +12,12 @@ generator_filters=32)``. Two extra keys are not factory arguments:
   plus ``"assumed"``: the keys whose values the paper does not state, with the value we chose.
 * ``"reference"``: where the numbers come from.
 
-Both presets describe 256x256x3 images and reproduce the papers' layer structure exactly at that
-size. At smaller sizes the factories use fewer stride-2 blocks (``min(max_blocks, log2(size) - 2)``,
+Both presets describe 256x256x3 images. ``fernandez2021`` follows the layer structure the paper
+states (projection to 16x16x512, four 5x5 stride-2 blocks each way). ``klang_carlberg2020`` states
+what the thesis's text gives (kernel, stride, Depth_G = 1024, Depth_D = 64, batch norm, LeakyReLU,
+dropout, Adam 1e-5, batch 20, 75 epochs) but not its figures 22-23: the number of blocks and the
+generator's projection (8x8x2048, the DCGAN pattern of twice the first convolution) are assumed and
+listed under ``"assumed"``. At smaller sizes the factories use fewer stride-2 blocks (``min(max_blocks, log2(size) - 2)``,
 so the smallest feature map stays 4x4) and ``generator_filters`` / ``discriminator_filters`` scale the
 width (every layer's filters follow from the first one by halving / doubling).
 """
@@ -113,6 +117,8 @@ PRESETS = {
                 "discriminator_dropout": "not stated; 0.3 (TensorFlow DCGAN tutorial the layout follows)",
                 "max_blocks": "figures 22-23 are not in the text; 5 blocks mirror Radford et al. "
                 "(8x8 smallest map at 256 px)",
+                "projection_filters": "figures 22-23 are not in the text; None: the projection of z to "
+                "8x8x2048, twice Depth_G, the DCGAN pattern",
             },
         },
     },

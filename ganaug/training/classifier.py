@@ -37,17 +37,20 @@ MAX_VALIDATIONS = 50
 DEFAULT_RECALIBRATION_BATCHES = 200
 
 
-def classical_augmentation(*, rotation_factor=0.5, zoom_factor=0.1, flip="horizontal_and_vertical", seed=0):
+def classical_augmentation(*, rotation_factor=0.5, zoom_factor=0.1, flip=None, seed=0):
     """Returns the classical augmentation of Klang & Carlberg as a Keras ``Sequential`` of preprocessing layers.
 
-    Random rotation (a fraction of a full turn: 0.5 means up to +-180 degrees, cells have no
-    preferred orientation), random flips and random zoom, applied to float images in [-1, 1]
-    (``fill_mode="reflect"`` so no artificial borders appear).
+    The thesis's classical augmentation is "rotate and zoom" (sec. 5): random rotation (a
+    fraction of a full turn: 0.5 means up to +-180 degrees, cells have no preferred orientation)
+    and random zoom, applied to float images in [-1, 1] (``fill_mode="reflect"`` so no artificial
+    borders appear). Random flips are an option (``flip``), off by default; each layer keeps its
+    own seed (flip ``seed``, rotation ``seed + 1``, zoom ``seed + 2``), so turning flips on or off
+    leaves the rotations and zooms drawn unchanged.
 
     Args:
         rotation_factor: maximum rotation as a fraction of 2*pi, in [0, 1].
         zoom_factor: maximum zoom in/out as a fraction of the image size, in [0, 1).
-        flip: ``"horizontal"``, ``"vertical"``, ``"horizontal_and_vertical"`` or None.
+        flip: None (the thesis's), ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
         seed: integer seed of the random transforms.
 
     Returns:
@@ -75,6 +78,25 @@ def classical_augmentation(*, rotation_factor=0.5, zoom_factor=0.1, flip="horizo
     if zoom_factor > 0:
         layers.append(keras.layers.RandomZoom(zoom_factor, fill_mode="reflect", seed=seed + 2))
     return keras.Sequential(layers, name="classical_augmentation")
+
+
+def _check_augmentation_options(options, augment):
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"`augmentation_options` must be a dict. Received: augmentation_options={options!r}")
+    if options and augment != "classical":
+        raise ValueError(
+            f"`augmentation_options` need augment='classical'. Received: augment={augment!r}, "
+            f"augmentation_options={options!r}"
+        )
+    unknown = sorted(set(options) - {"rotation_factor", "zoom_factor", "flip"})
+    if unknown:
+        raise ValueError(
+            "`augmentation_options` takes rotation_factor, zoom_factor and flip. "
+            f"Received: {', '.join(f'{k}={options[k]!r}' for k in unknown)}"
+        )
+    return dict(options)
 
 
 def _is_reader(data):
@@ -422,6 +444,7 @@ def train_classifier(
     sampling="natural",
     class_weight=None,
     augment=None,
+    augmentation_options=None,
     recalibrate_batch_norm_statistics=True,
     validation_every=None,
     early_stopping_patience=None,
@@ -433,7 +456,8 @@ def train_classifier(
 
     The protocol of Fernández et al. 2021 (Tables 2-4, InceptionV3) and Klang & Carlberg (Xception,
     weighted F1): a classifier trained on real and/or generated images. ``augment="classical"``
-    adds random rotation/flip/zoom on the fly (Klang & Carlberg's classical augmentation baseline).
+    adds random rotation and zoom on the fly (Klang & Carlberg's classical augmentation baseline;
+    flips with ``augmentation_options={"flip": ...}``).
 
     The defaults are chosen so that a classifier converges on a small, imbalanced training set
     (measured on the embedded blood-cell set at 32 px, see ``docs/classifier_training.md``):
@@ -472,6 +496,8 @@ def train_classifier(
             proportional to the class counts; needs labels known up front: arrays or a reader with
             ``labels``).
         augment: None, or ``"classical"`` for ``classical_augmentation(seed=seed)`` on every batch.
+        augmentation_options: with ``augment="classical"``: keyword arguments of
+            ``classical_augmentation`` (``rotation_factor``, ``zoom_factor``, ``flip``).
         recalibrate_batch_norm_statistics: recompute the batch-norm moving averages from the
             (unaugmented) training data after training.
         validation_every: optimiser steps between validations (history entries); None for one
@@ -505,6 +531,7 @@ def train_classifier(
     batch_size = _positive_int(batch_size, "batch_size")
     if augment not in AUGMENTATIONS:
         raise ValueError(f"`augment` must be one of {AUGMENTATIONS}. Received: augment={augment!r}")
+    augmentation_options = _check_augmentation_options(augmentation_options, augment)
     if sampling not in SAMPLINGS:
         raise ValueError(f"`sampling` must be one of {SAMPLINGS}. Received: sampling={sampling!r}")
     if learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
@@ -594,7 +621,7 @@ def train_classifier(
         train_dataset = train_data.repeat()
         calibration_data = train_data
     if augment == "classical":
-        augmentation = classical_augmentation(seed=seed)
+        augmentation = classical_augmentation(seed=seed, **augmentation_options)
         train_dataset = train_dataset.map(
             lambda images, labels: (augmentation(images, training=True), labels),
             num_parallel_calls=1,

@@ -55,7 +55,7 @@ class TrainingData:
             size = (size, size) if isinstance(size, int) else tuple(size) if size else (None, None)
             self.image_shape = (*size, getattr(data, "channels", None))
             self.steps_per_epoch = len(data) if hasattr(data, "__len__") else None
-            self.description = getattr(data, "root", None) or f"{type(data).__name__}"
+            self.description = _reader_description(data)
         elif isinstance(data, (tuple, list)) and len(data) == 2:
             images, labels = data
             self.kind = "arrays"
@@ -184,3 +184,19 @@ def _as_pair(*element):
         images = element
         labels = tf.zeros(tf.shape(images)[:1], tf.int32)
     return tf.cast(images, tf.float32), tf.cast(tf.reshape(labels, [-1]), tf.int32)
+
+
+def _reader_description(reader):
+    """What ``config.json`` records as the training data of a reader: its source, size and a digest.
+
+    ``source`` is the folder or CSV the reader was made from (``"the given paths"`` for
+    ``ImageReader.from_paths``); the digest of its file list tells two readers of one source apart.
+    """
+    name = type(reader).__name__
+    paths = getattr(reader, "paths", None)
+    source = getattr(reader, "source", None) or getattr(reader, "root", None)
+    if paths is None:
+        return f"{name} from {source}" if source else name
+    digest = zlib.crc32("\n".join(map(str, paths)).encode()) & 0xFFFFFFFF
+    return f"{name}: {len(paths)} files from {source or 'unknown source'} (file-list crc32 {digest:08x})"
+

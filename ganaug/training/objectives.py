@@ -52,6 +52,8 @@ class Objective:
     #: a discriminator step ``s`` (0-based) adds ``discriminator_regularisation`` when
     #: ``s % regularisation_interval == 0``; None: never
     regularisation_interval = None
+    #: names of the extra metrics ``metrics`` returns for the fakes of a generator update
+    generator_metrics = ()
 
     def __init__(self, *, loss="non_saturating", label_smoothing=0.0):
         self.loss = loss
@@ -128,6 +130,7 @@ class AuxiliaryClassifierObjective(Objective):
 
     conditional = True
     signature = (2, 1, 2)
+    generator_metrics = ("fake_class_accuracy",)
 
     def discriminate(self, discriminator, images, labels):
         outputs = discriminator(images, training=True)

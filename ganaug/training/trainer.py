@@ -1,6 +1,6 @@
 """One training engine for DCGAN, conditional DCGAN, SNGAN, AC-GAN and StyleGAN2, on one device or many.
 
-The step is a custom loop (SPEC.md section 6: ``fit()`` with a custom ``train_step`` fails under
+The step is a custom loop (``fit()`` with a custom ``train_step`` fails under
 ``MirroredStrategy`` here): models and optimisers live in the strategy's scope, batches come from
 ``distribute_datasets_from_function`` / ``experimental_distribute_dataset``, ``strategy.run(step)``
 runs inside a ``tf.function`` and per-example losses are averaged over the *global* batch
@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganaug.models.prior import RNG_ALG as _RNG_ALG
+from ganaug.models.spec import GeneratorSpec
 from ganaug.models.prior import stateless_latents, validate_distribution
 from ganaug import runs
 from ganaug.runs import create_run_dir, fault_point, model_path, save_model_atomic, update_metrics, write_config
@@ -215,8 +216,8 @@ class GANTrainer:
             self.generator_optimizer.build(self.generator.trainable_variables)
             self.discriminator_optimizer.build(self.discriminator.trainable_variables)
             self.ema_generator = ema_copy(self.generator) if self.ema_decay else None
-        self.latent_dim = int(self.generator.inputs[0].shape[-1])
-        self.image_shape = tuple(int(d) for d in self.generator.outputs[0].shape[1:])
+        spec = GeneratorSpec.of(self.generator)
+        self.latent_dim, self.image_shape = spec.latent_dim, spec.image_shape
         self.num_classes = self._find_num_classes(num_classes)
         # Outside the strategy's scope: used only in cross-replica context to hand out step seeds.
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -462,18 +463,13 @@ class GANTrainer:
         if (with_generator, regularise) not in self._train_functions:
             self._train_functions[with_generator, regularise] = self._make_train_function(with_generator, regularise)
         metrics = self._train_functions[with_generator, regularise](iterator)
-        if self.discriminator_steps == 1:
-            return metrics
+        names = ("g_loss", *self.objective.generator_metrics)
         if with_generator:
-            self._generator_metrics = {k: v for k, v in metrics.items() if k in _GENERATOR_METRICS}
-        generator_metrics = self._generator_metrics or {k: tf.constant(float("nan")) for k in self._generator_metric_names()}
-        return {**generator_metrics, **metrics} if not with_generator else metrics
-
-    def _generator_metric_names(self):
-        names = ["g_loss"]
-        if self.family == "acgan":
-            names.append("fake_class_accuracy")
-        return names
+            self._generator_metrics = {k: metrics[k] for k in names}
+            return metrics
+        if self._generator_metrics is None:
+            self._generator_metrics = {k: tf.constant(float("nan")) for k in names}
+        return {**self._generator_metrics, **metrics}
 
     # ----------------------------------------------------------------------------- checkpoints
     def checkpoint(self):
@@ -768,9 +764,6 @@ class GANTrainer:
         if extra:
             config.update(extra)
         return config
-
-
-_GENERATOR_METRICS = ("g_loss", "fake_class_accuracy")
 
 
 class _ReplicaBatch:
