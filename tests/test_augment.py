@@ -262,3 +262,54 @@ def test_augment_command_runs_on_a_folder_with_a_run(tmp_path):
     assert saved["arms"] == ["baseline", "synthetic", "positive_control", "negative_control"]
     assert "positive" in saved["controls"] and "negative" in saved["controls"]
     assert main(["augment", "--data", str(tmp_path / "missing"), "--run", run, "--out", str(tmp_path / "x")]) == 2
+
+
+def test_table4_scenarios_give_the_papers_counts_and_one_test_set():
+    # Fernández et al. 2021, Table 4: 500 negative + 68 positive for training, 500 + 500 unseen test
+    # images; the balanced reference arm 500 + 500. "normal" is class 0: the positive class is named.
+    paths = [f"/wsi/patch{i}.png" for i in range(2400)]
+    labels = np.array([0] * 1200 + [1] * 1200)
+    names = ["normal", "tumor"]
+    imbalanced = split_dataset(paths, labels, names, scenario="fernandez2021_table4", seed=0)
+    balanced = split_dataset(paths, labels, names, scenario="fernandez2021_table4_balanced", seed=0)
+    assert imbalanced.counts()["train"] == [500, 68]
+    assert balanced.counts()["train"] == [500, 500]
+    assert imbalanced.counts()["test"] == balanced.counts()["test"] == [500, 500]
+    assert imbalanced.test_paths == balanced.test_paths
+    with pytest.raises(ValueError, match=r"minority_class=.tumor."):
+        split_dataset(paths, labels, ["negative", "positive"], scenario="fernandez2021_table4", seed=0)
+    with pytest.raises(ValueError, match="test_count=500"):
+        split_dataset(paths[:400], labels[:400], ["normal"], scenario="fernandez2021_table4_balanced")
+
+
+def test_experiment_refuses_a_synthetic_image_made_from_a_test_image(tmp_path):
+    from ganaug.augment import synthesis_sources
+
+    paths, labels, names = make_folder_dataset(tmp_path / "real", [8, 8])
+    split = split_dataset(paths, labels, names, seed=0)
+    test_index = paths.index(split.test_paths[0])
+    summary = synthesize_dataset(  # perturbation of E(x) for a test image x: the test image leaks
+        tmp_path / "synthetic", [1, 0], generator=tiny_conditional_generator(2), class_names=names,
+        method="perturbation", encoder=tiny_encoder(), real_paths=[paths[test_index]],
+        real_labels=[labels[test_index]] if labels[test_index] == 0 else [0], seed=0, verbose=0,
+    )
+    synthetic = ImageReader.from_csv(summary["manifest"], class_names=names, shuffle=False)
+    assert synthesis_sources(summary["manifest"]) == [paths[test_index]]
+    with pytest.raises(ValueError, match="synthetic-source"):
+        run_augmentation_experiment(
+            split, synthetic_paths=synthetic.paths, synthetic_labels=synthetic.labels,
+            synthetic_sources=synthesis_sources(summary["manifest"]), arms=("baseline", "synthetic"), seeds=(0, 1),
+            steps=2, verbose=0,
+        )
+
+
+def test_classical_augmentation_is_rotate_and_zoom_with_flips_an_option():
+    from ganaug.training.classifier import classical_augmentation, train_classifier
+
+    assert [type(layer).__name__ for layer in classical_augmentation().layers] == ["RandomRotation", "RandomZoom"]
+    flipping = classical_augmentation(flip="horizontal")
+    assert [type(layer).__name__ for layer in flipping.layers] == ["RandomFlip", "RandomRotation", "RandomZoom"]
+    with pytest.raises(ValueError, match="Received: shear=0.1"):
+        train_classifier(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")]),
+                         (np.zeros((4, 4), np.float32), np.zeros(4, np.int32)), steps=1, augment="classical",
+                         augmentation_options={"shear": 0.1}, verbose=0)

@@ -154,7 +154,7 @@ def synthesize_dataset(
                     codes_b = encode(encoder, _read_sources(real_paths, source_b, image_shape), batch_size=batch_size)
                     weights = batch_rng.uniform(0.25, 0.75, size=n)
                     codes = (weights[:, None] * codes_a + (1 - weights[:, None]) * codes_b).astype(np.float32)
-            labels = np.full(n, k, np.int32) if conditional else None
+            labels = np.full(n, k, np.int32) if spec.conditional else None
             images = to_uint8(generate_images(generator, codes, labels, batch_size=batch_size))
             for i in range(n):
                 index = start + i
