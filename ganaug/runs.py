@@ -114,10 +114,19 @@ def write_text_atomic(path, text):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
+
+    def write(tmp):
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         apply_umask(tmp)
+
+    return _write_then_replace(tmp, path, write)
+
+
+def _write_then_replace(tmp, path, write):
+    """Calls ``write(tmp)``, then renames ``tmp`` over ``path``; on any failure ``tmp`` is removed."""
+    try:
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -142,15 +151,12 @@ def save_model_atomic(model, path):
     if not path.endswith(".keras"):
         raise ValueError(f"`path` must end with .keras. Received: path={path!r}")
     tmp = path[: -len(".keras")] + TEMPORARY_MARK + ".keras"
-    try:
+
+    def write(tmp):
         model.save(tmp)
         fault_point("model.replace")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+
+    return _write_then_replace(tmp, path, write)
 
 
 def _json_default(value):

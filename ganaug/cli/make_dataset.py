@@ -8,25 +8,12 @@ import json
 import sys
 
 
-def _parse_counts(tokens):
-    """``["neutrophil=100", "basophil=5"]`` -> ``{"neutrophil": 100, "basophil": 5}``."""
-    counts = {}
-    for token in tokens:
-        name, separator, value = token.partition("=")
-        if not separator or not name:
-            raise ValueError(f"--counts takes CLASS=COUNT pairs. Received: counts={token!r}")
-        try:
-            counts[name] = int(value)
-        except ValueError:
-            raise ValueError(f"--counts takes whole numbers. Received: counts={token!r}") from None
-    return counts
-
-
 def run(args):
     """Calls ``data_readers.synthetic.make_blood_cell_dataset`` with the parsed flags."""
     from data_readers.synthetic import make_blood_cell_dataset
+    from ganaug.cli._pairs import parse_pairs
 
-    counts = _parse_counts(args.counts) if args.counts else None
+    counts = parse_pairs(args.counts, "--counts", convert=int, form="CLASS=COUNT") if args.counts else None
     try:
         summary = make_blood_cell_dataset(
             args.out,

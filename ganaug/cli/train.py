@@ -52,6 +52,7 @@ def register(subparsers):
 
 def run(args):
     """Runs ``ganaug.training.train_gan`` with the parsed flags."""
+    from ganaug.cli._pairs import parse_pairs
     from ganaug.training import train_gan
 
     train_gan(
@@ -66,7 +67,7 @@ def run(args):
         epochs=args.epochs,
         steps=args.steps,
         base_run=args.base_run,
-        model_options=parse_key_values(args.model_option, "--model-option"),
+        model_options=parse_pairs(args.model_option, "--model-option"),
         generator_learning_rate=args.generator_learning_rate,
         discriminator_learning_rate=args.discriminator_learning_rate,
         generator_steps=args.generator_steps,
@@ -90,18 +91,3 @@ def run(args):
     print(f"Run written to {args.out}")
     return 0
 
-
-def parse_key_values(items, flag):
-    """Returns ``{key: value}`` from ``KEY=VALUE`` strings; values are read as JSON when they parse."""
-    import json
-
-    values = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"`{flag}` takes KEY=VALUE. Received: {flag} {item}")
-        try:
-            values[key] = json.loads(text)
-        except json.JSONDecodeError:
-            values[key] = text
-    return values

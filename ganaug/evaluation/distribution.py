@@ -33,7 +33,8 @@ def _check_features(features, name):
     return features
 
 
-def _check_pair(real_features, generated_features, minimum=2):
+def check_feature_pair(real_features, generated_features, minimum=2):
+    """Returns both feature sets as float64 ``(N, d)`` arrays of one ``d`` with ``minimum`` rows each, or raises."""
     real_features = _check_features(real_features, "real_features")
     generated_features = _check_features(generated_features, "generated_features")
     if real_features.shape[1] != generated_features.shape[1]:
@@ -114,7 +115,7 @@ def fid_from_features(real_features, generated_features, *, eps=1e-6):
 
     Biased upwards at small sample sizes (see the module docstring and ``fid_is_reliable``).
     """
-    real_features, generated_features = _check_pair(real_features, generated_features)
+    real_features, generated_features = check_feature_pair(real_features, generated_features)
     mean1, covariance1 = gaussian_statistics(real_features)
     mean2, covariance2 = gaussian_statistics(generated_features)
     return frechet_distance(mean1, covariance1, mean2, covariance2, eps=eps)
@@ -143,7 +144,7 @@ def mmd2_unbiased(x, y):
     - 2 sum_{i, j} k(x_i, y_j) / (m n)``: its expectation is exactly 0 when x and y come from the
     same distribution (it can be negative).
     """
-    x, y = _check_pair(x, y)
+    x, y = check_feature_pair(x, y)
     m, n = len(x), len(y)
     k_xx, k_yy, k_xy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
     term_xx = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
@@ -177,7 +178,7 @@ def kid_from_features(real_features, generated_features, *, num_subsets=100, sub
         raise ValueError(f"`num_subsets` must be a positive integer. Received: num_subsets={num_subsets}")
     if int(subset_size) != subset_size or subset_size < 2:
         raise ValueError(f"`subset_size` must be an integer >= 2. Received: subset_size={subset_size}")
-    real_features, generated_features = _check_pair(real_features, generated_features)
+    real_features, generated_features = check_feature_pair(real_features, generated_features)
     size = int(min(subset_size, len(real_features), len(generated_features)))
     rng = np.random.default_rng(seed)
     values = np.empty(int(num_subsets))
@@ -211,7 +212,7 @@ def distribution_metrics(
         ``feature_dim``, ``fid_reliable`` (``fid_is_reliable(min(N, M), d)``) and
         ``recommendation`` (which score to rank models by).
     """
-    real_features, generated_features = _check_pair(real_features, generated_features)
+    real_features, generated_features = check_feature_pair(real_features, generated_features)
     num_samples = min(len(real_features), len(generated_features))
     feature_dim = real_features.shape[1]
     reliable = fid_is_reliable(num_samples, feature_dim)

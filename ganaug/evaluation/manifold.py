@@ -16,7 +16,7 @@ chunks (``sklearn.metrics.pairwise_distances_chunked``), so memory stays bounded
 
 import numpy as np
 
-from ganaug.evaluation.distribution import _check_pair
+from ganaug.evaluation.distribution import check_feature_pair
 
 WORKING_MEMORY_MB = 256
 
@@ -83,7 +83,7 @@ def precision_recall(real_features, generated_features, *, k=3):
     Raises:
         ValueError: for mismatched feature sets or sets with at most ``k`` rows.
     """
-    real_features, generated_features = _check_pair(real_features, generated_features)
+    real_features, generated_features = check_feature_pair(real_features, generated_features)
     k = _check_k(k, ("real_features", real_features), ("generated_features", generated_features))
     real_radii = kth_neighbour_distances(real_features, k=k)
     generated_radii = kth_neighbour_distances(generated_features, k=k)
@@ -109,7 +109,7 @@ def density_coverage(real_features, generated_features, *, k=5):
     """
     from sklearn.metrics import pairwise_distances_chunked
 
-    real_features, generated_features = _check_pair(real_features, generated_features, minimum=1)
+    real_features, generated_features = check_feature_pair(real_features, generated_features, minimum=1)
     k = _check_k(k, ("real_features", real_features))
     real_radii = kth_neighbour_distances(real_features, k=k)
     density = float(_ball_counts(generated_features, real_features, real_radii).sum() / (k * len(generated_features)))

@@ -11,7 +11,7 @@ likely copy. Medical images carry patient data, so a copying generator cannot be
 
 import numpy as np
 
-from ganaug.evaluation.distribution import _check_features
+from ganaug.evaluation.distribution import check_feature_pair
 from ganaug.evaluation.diversity import nearest_neighbour_distances
 
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5)
@@ -43,13 +43,7 @@ def nearest_real(generated_features, real_features):
     """Returns ``(indices, distances)``: for every generated row its nearest real row (Euclidean)."""
     from sklearn.neighbors import NearestNeighbors
 
-    generated_features = _check_features(generated_features, "generated_features")
-    real_features = _check_features(real_features, "real_features")
-    if generated_features.shape[1] != real_features.shape[1]:
-        raise ValueError(
-            "Both sets must have the same dimension. Received: "
-            f"generated_features.shape={generated_features.shape}, real_features.shape={real_features.shape}"
-        )
+    real_features, generated_features = check_feature_pair(real_features, generated_features, minimum=1)
     distances, indices = NearestNeighbors(n_neighbors=1).fit(real_features).kneighbors(generated_features)
     return indices[:, 0], distances[:, 0]
 

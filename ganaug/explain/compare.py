@@ -17,6 +17,7 @@ import numbers
 
 import numpy as np
 
+from ganaug._checks import check_int
 from ganaug.explain.overlay import DEFAULT_COLORMAPS, colorize_heatmaps, overlay
 
 STATISTICS = ("centre_mass", "centroid_distance", "top_mass", "entropy")
@@ -39,12 +40,6 @@ def _check_fraction(value, name, *, inclusive_high=True):
         bound = "]" if inclusive_high else ")"
         raise ValueError(f"`{name}` must be a number in (0, 1{bound}. {_received(name, value)}")
     return float(value)
-
-
-def _check_positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}. {_received(name, value)}")
-    return int(value)
 
 
 def _checked_heatmaps(heatmaps, name):
@@ -251,7 +246,7 @@ def compare_heatmaps(
             "`generated_heatmaps` must have the size of `real_heatmaps` "
             f"{real_heatmaps.shape[1:]}. Received: generated_heatmaps.shape={generated_heatmaps.shape}"
         )
-    num_splits = _check_positive_int(num_splits, "num_splits")
+    num_splits = check_int(num_splits, "num_splits")
     real_statistics = heatmap_statistics(
         real_heatmaps, centre_fraction=centre_fraction, top_fraction=top_fraction
     )
@@ -412,7 +407,7 @@ def evidence_comparison_figure(
     """
     from matplotlib.figure import Figure
 
-    num_examples = _check_positive_int(num_examples, "num_examples")
+    num_examples = check_int(num_examples, "num_examples")
     figure = Figure(figsize=(max(8.0, 2.0 * num_examples), 7.5), layout="constrained")
     top, bottom = figure.subfigures(2, 1, height_ratios=[1.0, 1.7])
     axes = top.subplots(1, 4)

@@ -139,11 +139,17 @@ class _SpectralNormalizationMixin:
         if self.built:
             self.singular_vector.assign(store["singular_vector"])
 
-    def _spectral_config(self):
-        return {
+    def get_config(self):
+        config = super().get_config()
+        config.update({
             "power_iterations": self.power_iterations,
             "singular_vector_initializer": keras.initializers.serialize(self.singular_vector_initializer),
-        }
+        })
+        return config
+
+    def normalized_kernel(self, training=False):
+        """Returns the kernel divided by its spectral norm (float32); ``training`` updates ``u``."""
+        return self._normalize(ops.convert_to_tensor(self.kernel), training)
 
 
 @keras.saving.register_keras_serializable(package="ganaug")
@@ -172,10 +178,6 @@ class SpectralNormConv2D(_SpectralNormalizationMixin, keras.layers.Conv2D):
         super().build(input_shape)
         self._build_singular_vector(self.filters)
 
-    def normalized_kernel(self, training=False):
-        """Returns the kernel divided by its spectral norm (float32); ``training`` updates ``u``."""
-        return self._normalize(ops.convert_to_tensor(self.kernel), training)
-
     def call(self, inputs, training=None):
         inputs = ops.cast(inputs, self.compute_dtype)
         kernel = ops.cast(self.normalized_kernel(training=bool(training)), self.compute_dtype)
@@ -189,11 +191,6 @@ class SpectralNormConv2D(_SpectralNormalizationMixin, keras.layers.Conv2D):
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self._spectral_config())
-        return config
 
 
 @keras.saving.register_keras_serializable(package="ganaug")
@@ -216,10 +213,6 @@ class SpectralNormDense(_SpectralNormalizationMixin, keras.layers.Dense):
         super().build(input_shape)
         self._build_singular_vector(self.units)
 
-    def normalized_kernel(self, training=False):
-        """Returns the kernel divided by its spectral norm (float32); ``training`` updates ``u``."""
-        return self._normalize(ops.convert_to_tensor(self.kernel), training)
-
     def call(self, inputs, training=None):
         inputs = ops.cast(inputs, self.compute_dtype)
         kernel = ops.cast(self.normalized_kernel(training=bool(training)), self.compute_dtype)
@@ -229,11 +222,6 @@ class SpectralNormDense(_SpectralNormalizationMixin, keras.layers.Dense):
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self._spectral_config())
-        return config
 
 
 @keras.saving.register_keras_serializable(package="ganaug")
@@ -283,11 +271,6 @@ class SpectralNormEmbedding(_SpectralNormalizationMixin, keras.layers.Embedding)
 
     def compute_mask(self, inputs, mask=None):
         return None
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self._spectral_config())
-        return config
 
 
 @keras.saving.register_keras_serializable(package="ganaug")

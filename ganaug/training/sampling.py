@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from ganaug._checks import check_int
 from ganaug.models.prior import sample_latent, validate_distribution
 from ganaug.models.spec import GeneratorSpec
 
@@ -66,10 +67,9 @@ def generate_images(
     if latents is not None:
         latents = _check_latents(latents, spec.latent_dim, num_images)
         num_images = len(latents)
-    elif isinstance(num_images, bool) or not isinstance(num_images, numbers.Integral) or num_images < 1:
-        raise ValueError(f"`num_images` must be a positive integer. Received: num_images={num_images!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+    else:
+        num_images = check_int(num_images, "num_images")
+    batch_size = check_int(batch_size, "batch_size")
     validate_distribution(latent_distribution)
     labels = _check_labels(spec, labels, num_images)
     if num_images == 0:

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganaug._checks import check_int, check_number
 from ganaug.models.prior import RNG_ALG as _RNG_ALG
 from ganaug.models.spec import GeneratorSpec
 from ganaug.models.prior import stateless_latents, validate_distribution
@@ -50,18 +51,6 @@ from ganaug.training.sampling import generate_images, sample_grid_inputs
 # A discriminator update uses DISCRIMINATOR_SEEDS; each generator update the next GENERATOR_SEEDS.
 DISCRIMINATOR_SEEDS = ("latent", "fake_label", "real_noise", "fake_noise", "penalty", "real_augment", "fake_augment")
 GENERATOR_SEEDS = ("latent", "fake_label", "noise", "augment")
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_number(value, name, minimum=0.0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < minimum:
-        raise ValueError(f"`{name}` must be a number >= {minimum}. Received: {name}={value!r}")
-    return float(value)
 
 
 def _slots(seeds, names, offset=0):
@@ -162,21 +151,21 @@ class GANTrainer:
     ):
         self.loss = losses.check_loss_name(loss)
         self.label_smoothing = losses.check_label_smoothing(label_smoothing, loss)
-        self.generator_steps = _check_int(generator_steps, "generator_steps", 1)
-        self.discriminator_steps = _check_int(discriminator_steps, "discriminator_steps", 1)
+        self.generator_steps = check_int(generator_steps, "generator_steps", 1)
+        self.discriminator_steps = check_int(discriminator_steps, "discriminator_steps", 1)
         if self.generator_steps > 1 and self.discriminator_steps > 1:
             raise ValueError(
                 "Use either several generator steps or several discriminator steps, not both. Received: "
                 f"generator_steps={generator_steps}, discriminator_steps={discriminator_steps}"
             )
-        self.instance_noise = _check_number(instance_noise, "instance_noise")
+        self.instance_noise = check_number(instance_noise, "instance_noise")
         if instance_noise_decay_steps is not None:
-            instance_noise_decay_steps = _check_int(instance_noise_decay_steps, "instance_noise_decay_steps", 1)
+            instance_noise_decay_steps = check_int(instance_noise_decay_steps, "instance_noise_decay_steps", 1)
         self.instance_noise_decay_steps = instance_noise_decay_steps
         self.diffaugment = parse_policy(diffaugment)
         self.ema_decay = check_ema_decay(ema_decay)
         self.latent_distribution = validate_distribution(latent_distribution)
-        self.gradient_penalty_weight = _check_number(gradient_penalty_weight, "gradient_penalty_weight")
+        self.gradient_penalty_weight = check_number(gradient_penalty_weight, "gradient_penalty_weight")
         if not isinstance(mixed_precision, bool):
             raise TypeError(f"`mixed_precision` must be True or False. Received: mixed_precision={mixed_precision!r}")
         if not isinstance(jit_compile, bool):
@@ -185,7 +174,7 @@ class GANTrainer:
             raise ValueError(f"`family` must be one of {FAMILIES} or None. Received: family={family!r}")
         self.mixed_precision = mixed_precision
         self.jit_compile = jit_compile
-        self.seed = _check_int(seed, "seed", 0)
+        self.seed = check_int(seed, "seed", 0)
         self.strategy = distribute.resolve_strategy(strategy)
 
         with self.strategy.scope():
@@ -284,7 +273,7 @@ class GANTrainer:
         if self.family == "acgan":
             return int(self.discriminator.outputs[1].shape[-1])
         if num_classes is not None:
-            return _check_int(num_classes, "num_classes", 2)
+            return check_int(num_classes, "num_classes", 2)
         return _layer_num_classes(self.generator) or _layer_num_classes(self.discriminator)
 
     @property
@@ -551,8 +540,8 @@ class GANTrainer:
         if (epochs is None) == (steps is None):
             raise ValueError(f"Pass exactly one of `epochs` and `steps`. Received: epochs={epochs!r}, steps={steps!r}")
         for name, value in (("sample_every", sample_every), ("checkpoint_every", checkpoint_every)):
-            _check_int(value, name, 0)
-        log_every = _check_int(log_every, "log_every", 1)
+            check_int(value, name, 0)
+        log_every = check_int(log_every, "log_every", 1)
         if verbose not in (0, 1, 2):
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}")
         if resume not in (False, True, "or_start"):
@@ -576,12 +565,12 @@ class GANTrainer:
             if self.num_classes is None:
                 raise ValueError("Cannot tell the number of classes: pass `num_classes=` to GANTrainer. Received: num_classes=None")
         if steps is None:
-            epochs = _check_int(epochs, "epochs", 1)
+            epochs = check_int(epochs, "epochs", 1)
             if not training_data.steps_per_epoch:
                 raise ValueError(f"The data's length is unknown; pass `steps=` instead. Received: epochs={epochs}")
             total_steps = epochs * training_data.steps_per_epoch
         else:
-            total_steps = _check_int(steps, "steps", 1)
+            total_steps = check_int(steps, "steps", 1)
 
         chief = distribute.is_chief()
         state = None  # what the run directory held (chief only)

@@ -1,0 +1,21 @@
+"""Argument checks shared by the library's functions (the model factories have ``models._validation``).
+
+Every check returns the normalised value or raises ``ValueError`` whose message ends with
+``Received: name=value`` (in the style of ``keras.applications``).
+"""
+
+import numbers
+
+
+def check_int(value, name, minimum=1):
+    """Returns ``value`` as an int if it is an integer (not a bool) >= ``minimum``, else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_number(value, name, minimum=0.0):
+    """Returns ``value`` as a float if it is a real number (not a bool) >= ``minimum``, else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < minimum:
+        raise ValueError(f"`{name}` must be a number >= {minimum}. Received: {name}={value!r}")
+    return float(value)
