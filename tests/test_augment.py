@@ -215,8 +215,10 @@ def test_tiny_experiment_end_to_end_is_reproducible(tmp_path):
         seeds=(0, 1), steps=12, batch_size=8, num_bootstrap=50, verbose=0,
         classifier_options={"small_cnn_filters": (4, 8)},
     )
-    result = run_augmentation_experiment(split, **options)
+    result = run_augmentation_experiment(split, model_dir=str(tmp_path / "models"), **options)
     assert result["arms"] == ["baseline", "synthetic"]
+    assert sorted(result["model_paths"]["baseline"]) == [0, 1]  # what the demo's Grad-CAM and export load
+    assert keras.saving.load_model(result["model_paths"]["synthetic"][1], compile=False).output_shape == (None, 3)
     real, grown = len(split.train_paths), len(split.train_paths) + len(synthetic.paths)
     assert [r["num_train"] for r in result["runs"]] == [real, real, grown, grown]
     total_test = len(split.test_paths)

@@ -1,7 +1,5 @@
 """Sampling images from a trained generator."""
 
-import numbers
-
 import numpy as np
 
 from ganaug._checks import check_int
@@ -57,7 +55,7 @@ def generate_images(
             missing or bad labels, or labels given to an unconditional generator.
     """
     spec = GeneratorSpec.of(generator)
-    if num_images is not None and not isinstance(num_images, (bool, numbers.Integral)):
+    if np.ndim(num_images) > 0:  # the codes themselves
         if latents is not None:
             raise ValueError(
                 "Pass the codes either as the second argument or as `latents`, not both. "
