@@ -2,7 +2,8 @@
 
 * ``invert_images``: reverse search by gradient descent on z (Fernández et al. 2021).
 * ``train_encoder`` / ``encode`` / ``reconstruct``: the image-to-latent network (Klang & Carlberg)
-  and its cyclic variant (Saboo et al.).
+  and a simplified cyclic variant (L1 code + L1 image, after Dogan & Keles's Cyclic Reverse
+  Generator; Saboo et al.'s full loss is ``train_w_encoder``).
 * ``reconstruction_quality``: MSE, PSNR, SSIM of reconstructions.
 * ``LatentCode`` / ``mean_code``: arithmetic with provenance (Fernández et al.).
 * ``interpolate_codes`` / ``interpolate_images`` / ``interpolate_labels``: linear and spherical paths.
