@@ -142,6 +142,9 @@ def test_tolerance_absorbs_tiny_falls_of_a_saturated_probability():
     strip = _strip([[0.0, 0.5, 0.49]], (0.0, 1.0, 2.0))  # near 1 at 0.5 (0.99995), a fall of 1e-5 after
     assert not direction_response(classifier, strip, target_class=1, tolerance=0.0).monotone[0]
     assert direction_response(classifier, strip, target_class=1, tolerance=1e-3).monotone[0]
+    stuck = _strip([[-0.9, -0.6, -0.3]], (0.0, 1.0, 2.0))  # P ~ 1e-8 .. 2e-3: a rise, but not above tolerance
+    assert direction_response(classifier, stuck, target_class=1, tolerance=0.0).monotone[0]
+    assert not direction_response(classifier, stuck, target_class=1, tolerance=0.01).monotone[0]
     with pytest.raises(ValueError, match="target_class=2"):
         direction_response(classifier, strip, target_class=2)
     with pytest.raises(ValueError, match="tolerance=-1.0"):

@@ -262,7 +262,7 @@ class DirectionResponse:
         target_class: the class index whose probability is measured.
         probabilities: float32 ``(N, S)``, the classifier's probability of ``target_class``.
         monotone: bool ``(N,)``: the probability never falls by more than ``tolerance`` from one
-            strength to the next and ends higher than it starts.
+            strength to the next and ends more than ``tolerance`` higher than it starts.
         fraction_monotone: the fraction of images with ``monotone`` true.
         rise: float32 ``(N,)``, probability at the largest strength minus at the smallest.
         spearman: float32 ``(N,)``, the Spearman rank correlation of strength and probability per
@@ -353,7 +353,8 @@ def direction_response(classifier, strip, *, target_class, tolerance=1e-3, batch
     A dose-response check of an edit along a direction (Saboo et al. show edits by eye only): a
     classifier trained on *real* images scores every image of ``strip``; an image responds
     monotonically when its target-class probability never falls (by more than ``tolerance``)
-    from one strength to the next and ends above where it started. Identity drift is the pixel
+    from one strength to the next and ends more than ``tolerance`` above where it started (a
+    probability stuck at 0 or 1 does not count as a rise). Identity drift is the pixel
     MSE and SSIM (``ganaug.latent.quality``) of every edited image to the original image and to
     the unedited code's rendering.
 
@@ -365,7 +366,8 @@ def direction_response(classifier, strip, *, target_class, tolerance=1e-3, batch
         target_class: the index of the class the direction points to (``0 <= target_class <
             num_classes``).
         tolerance: the largest fall of the probability between neighbouring strengths still
-            counted as monotone (>= 0; absorbs float noise of saturated softmax outputs).
+            counted as monotone, and the smallest overall rise counted as one (>= 0; absorbs
+            float noise of saturated softmax outputs).
         batch_size: images per forward pass.
 
     Returns:
@@ -404,7 +406,7 @@ def direction_response(classifier, strip, *, target_class, tolerance=1e-3, batch
     original_probabilities = _class_probabilities(classifier, strip.originals, batch_size)[:, target_class]
     falls = np.diff(probabilities, axis=1)
     rise = probabilities[:, -1] - probabilities[:, 0]
-    monotone = np.all(falls >= -tolerance, axis=1) & (rise > 0)
+    monotone = np.all(falls >= -tolerance, axis=1) & (rise > tolerance)
 
     def per_strength(metric, references):
         repeated = np.repeat(references, steps, axis=0)
