@@ -85,7 +85,8 @@ def reverse_search(args, stylegan, dcgan, dcgan_config, rng):
         "fraction_w_plus_better": float(np.mean(difference > 0)),
     }
     print(f"Reverse search of {len(paths)} held-out real images, {args.steps} Adam steps at lr {args.learning_rate}:")
-    for name, label in (("w+", "StyleGAN W+ (from w_avg)"), ("w", "StyleGAN W  (from w_avg)"), ("z", "DCGAN Z    (prior draw)")):
+    labels = (("w+", "StyleGAN W+ (from w_avg)"), ("w", "StyleGAN W  (from w_avg)"), ("z", "DCGAN Z    (prior draw)"))
+    for name, label in labels:
         print(f"  {label}: PSNR {results[name]['mean_psnr']:.2f} dB, SSIM {results[name]['mean_ssim']:.3f} "
               f"({results[name]['seconds']:.0f} s)")
     paired = results["paired_psnr_difference_w_plus_minus_z"]
@@ -176,6 +177,22 @@ def direction_experiment(args, stylegan, classifier, class_names, rng):
     target_index = class_names.index(target)
     response = direction_response(classifier, strip, target_class=target_index)
     results["response"] = response.summary()
+    if args.also_w_plus:
+        # The same W direction applied to every row of the held-out images' W+ codes (closer reconstructions).
+        from ganaug.latent import invert_images_w
+
+        plus_codes = invert_images_w(stylegan, held_out_images, space="w+", steps=args.steps,
+                                     learning_rate=args.learning_rate, verbose=0).codes
+        plus_strip = edit_along(stylegan, direction, codes=plus_codes, originals=held_out_images, strengths=strengths,
+                                space="w+")
+        plus = direction_response(classifier, plus_strip, target_class=target_index)
+        results["w_plus_response"] = plus.summary()
+        print(f"  W+ codes of the same images, W direction on every row: P({target}) "
+              f"{', '.join(f'{p:.3f}' for p in results['w_plus_response']['mean_probability'])}, monotone for "
+              f"{plus.fraction_monotone:.0%}, rising for {results['w_plus_response']['fraction_rising']:.0%}; SSIM to "
+              f"the original {', '.join(f'{v:.3f}' for v in results['w_plus_response']['mean_ssim'])}")
+        save_figure(response_figure(plus, class_name=target, title=f"{source} -> {target}: W direction on W+ codes"),
+                    os.path.join(args.out, "response_w_plus.png"))
     # The same strengths along the one-class direction: the classifier's response to a null edit.
     null_strip = edit_along(stylegan, one_class, codes=held_out_codes, originals=held_out_images,
                             strengths=strengths, space="w")
@@ -200,7 +217,8 @@ def direction_experiment(args, stylegan, classifier, class_names, rng):
           f"rendering: {', '.join(f'{v:.3f}' for v in summary['mean_ssim_to_reconstruction'])}")
     print(f"  MSE to the original: {', '.join(f'{v:.4f}' for v in summary['mean_mse'])}")
     null = results["one_class_response"]
-    print(f"  along the one-class direction instead: P({target}) {', '.join(f'{p:.3f}' for p in null['mean_probability'])}, "
+    print(f"  along the one-class direction instead: P({target}) "
+          f"{', '.join(f'{p:.3f}' for p in null['mean_probability'])}, "
           f"monotone for {null['fraction_monotone']:.0%}")
     shown = min(8, len(held_out_paths))
     labels = [f"{p:.2f}" for p in response.probabilities[:shown, 0]]
@@ -232,6 +250,8 @@ def main(argv=None):
     parser.add_argument("--classifier-steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-reverse-search", action="store_true")
+    parser.add_argument("--also-w-plus", action="store_true",
+                        help="also edit the held-out images' W+ codes along the W direction (every row)")
     args = parser.parse_args(argv)
 
     from ganaug.figures import labelled_grid_figure, save_figure

@@ -169,8 +169,11 @@ def test_edit_direction_command_writes_the_response_curve_and_json(tmp_path, sty
     images = synthesize(style_generator, latents_to_w(style_generator, rng.standard_normal((10, STYLE_LATENT))
                                                       .astype("float32")))
     images = images / max(np.abs(images).max(), 1e-6)
-    paths = [save_png(str(tmp_path / ("dark" if i < 4 else "bright") / f"img{i}.png"), np.clip(image + (0.5 if i >= 4 else
-             -0.5), -1, 1)) for i, image in enumerate(images)]
+    paths = [
+        save_png(str(tmp_path / ("dark" if i < 4 else "bright") / f"img{i}.png"),
+                 np.clip(image + (0.5 if i >= 4 else -0.5), -1, 1))
+        for i, image in enumerate(images)
+    ]
     out = tmp_path / "direction"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeakDirectionWarning)

@@ -261,7 +261,9 @@ def _classifier_and_target(args, positive):
     if value is None:
         folders = {os.path.basename(os.path.dirname(os.path.abspath(path))) for path in positive}
         if len(folders) != 1:
-            raise ValueError(f"Pass --target-class: the --positive images lie in several folders. Received: {sorted(folders)}")
+            raise ValueError(
+                f"Pass --target-class: the --positive images lie in several folders. Received: {sorted(folders)}"
+            )
         value = folders.pop()
     if value in class_names:
         index = class_names.index(value)

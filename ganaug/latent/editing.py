@@ -224,7 +224,9 @@ def edit_along(
     if space == "w+":
         codes, _ = _as_w_plus(generator, codes)
     elif codes.ndim != 2 or codes.shape[1:] != code_shape:
-        raise ValueError(f"`codes` must have shape (N, {code_shape[0]}) for space={space!r}. Received: codes.shape={codes.shape}")
+        raise ValueError(
+            f"`codes` must have shape (N, {code_shape[0]}) for space={space!r}. Received: codes.shape={codes.shape}"
+        )
     if not np.all(np.isfinite(codes)):
         raise ValueError("`codes` must be finite. Received: codes with NaN or inf values")
     count = len(codes)
@@ -322,7 +324,8 @@ def _class_probabilities(classifier, images, batch_size):
     probabilities = np.concatenate(parts).astype(np.float64)
     if probabilities.ndim != 2:
         raise ValueError(
-            f"`classifier` must return class probabilities (N, num_classes). Received: output shape {probabilities.shape}"
+            "`classifier` must return class probabilities (N, num_classes). "
+            f"Received: output shape {probabilities.shape}"
         )
     return probabilities
 
@@ -387,7 +390,8 @@ def direction_response(classifier, strip, *, target_class, tolerance=1e-3, batch
     if not np.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"`tolerance` must be a finite number >= 0. Received: tolerance={tolerance!r}")
     num_classes = int(classifier.outputs[0].shape[-1])
-    if isinstance(target_class, bool) or not isinstance(target_class, numbers.Integral) or not 0 <= target_class < num_classes:
+    integral = isinstance(target_class, numbers.Integral) and not isinstance(target_class, bool)
+    if not integral or not 0 <= target_class < num_classes:
         raise ValueError(
             f"`target_class` must be a class index in [0, {num_classes - 1}]. Received: target_class={target_class!r}"
         )
