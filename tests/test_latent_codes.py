@@ -159,3 +159,24 @@ def test_pair_direction_and_edit():
         direction_from_pair(code, code)
     with pytest.raises(ValueError, match="method='pca'"):
         class_direction(codes, codes, method="pca")
+
+
+def test_slerp_interpolates_the_direction_on_the_sphere_and_the_norm_linearly(rng):
+    start, end = rng.standard_normal((2, 5))
+    end = 2.5 * end / np.linalg.norm(end)
+    start = start / np.linalg.norm(start)
+    weights = np.array([0.0, 0.3, 0.5, 1.0])
+    path = slerp(start, end, weights).astype(np.float64)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), (1 - weights) + 2.5 * weights, rtol=1e-5)
+    angle = np.arccos(np.dot(start, end / 2.5))
+    shoemake_units = (np.sin((1 - weights[:, None]) * angle) * start
+                      + np.sin(weights[:, None] * angle) * end / 2.5) / np.sin(angle)
+    np.testing.assert_allclose(path / np.linalg.norm(path, axis=1, keepdims=True), shoemake_units, atol=1e-5)
+    shoemake = (np.sin((1 - weights[:, None]) * angle) * start + np.sin(weights[:, None] * angle) * end) / np.sin(angle)
+    assert not np.allclose(path[1:3], shoemake[1:3], atol=1e-3)  # unequal norms: not Shoemake's formula
+    equal = slerp(start, end / 2.5, weights)  # equal norms: exactly Shoemake's formula
+    np.testing.assert_allclose(equal, shoemake_units, atol=1e-5)
+    mid = slerp(np.array([1.0, 0.0]), np.array([0.0, 2.0]), [0.5])[0]
+    np.testing.assert_allclose(np.linalg.norm(mid), 1.5, rtol=1e-6)
+    shoemake_mid = (np.sin(np.pi / 4) * np.array([1.0, 0.0]) + np.sin(np.pi / 4) * np.array([0.0, 2.0]))
+    np.testing.assert_allclose(np.linalg.norm(shoemake_mid), 1.58, atol=0.01)

@@ -3,7 +3,10 @@
 Every sub-command inverts its images first (the flags of ``ganaug invert``), then calls one
 ``ganaug.latent`` tool and writes its figure and codes to OUT. ``direction`` reports the direction's
 separation held out (cross-validated) next to a permutation null and the in-sample figure
-(``ganaug.latent.latent_direction``), and works in StyleGAN's W or W+ space too (``--space``).
+(``ganaug.latent.latent_direction``), works in StyleGAN's W or W+ space too (``--space``), renders
+the edit strips with ``ganaug.latent.edit_along`` and, given a classifier trained on real images
+(``--classifier``), measures the dose response and the identity drift of the edits
+(``ganaug.latent.direction_response``: response.png and response.json).
 """
 
 import os
@@ -60,6 +63,16 @@ def register(subparsers):
                            "the smaller group allows, >= 2 codes per fold)")
     direction.add_argument("--permutations", type=int, default=200,
                            help="label permutations of the null (default 200; 0: no null)")
+    direction.add_argument("--classifier", default=None,
+                           help="a .keras classifier trained on real images (images in [-1, 1] -> class probabilities): "
+                           "measure the target-class probability and the identity drift of the edits against the "
+                           "strength (response.png, response.json)")
+    direction.add_argument("--target-class", default=None,
+                           help="with --classifier: the class the direction points to, a name of the run's class_names "
+                           "or an index (default: the parent folder name of the --positive images)")
+    direction.add_argument("--tolerance", type=float, default=1e-3,
+                           help="with --classifier: the largest fall of the probability between neighbouring "
+                           "strengths still counted as monotone (default 0.001)")
     add_inversion_arguments(direction)
     direction.set_defaults(func=run_direction)
 
@@ -182,13 +195,14 @@ def run_direction(args):
     import numpy as np
 
     from ganaug.figures import save_figure
-    from ganaug.latent import edit, generate_images, synthesize
+    from ganaug.latent import edit_along
     from ganaug.latent.figures import edit_figure
     from ganaug.runs import write_json_atomic
 
     negative, positive, targets = image_paths(args.negative), image_paths(args.positive), image_paths(args.images)
     paths = negative + positive + targets
     groups = len(negative) + len(positive)
+    classifier, target_class = _classifier_and_target(args, positive)
     if args.space == "z":
         config, generator, images, result, labels = _prepare(args, paths)
         codes = result.codes
@@ -204,28 +218,91 @@ def run_direction(args):
     )
     if note:
         print(f"Warning: {note}", file=sys.stderr)
-    moved = edit(codes[groups:], direction, args.strengths)
-    if args.space == "z":
-        moved_labels = None if labels is None else np.repeat(labels[groups:], len(args.strengths))
-        edited = generate_images(generator, moved, moved_labels)
-    else:
-        moved = moved.reshape(-1, *result.codes.shape[1:])
-        edited = synthesize(generator, moved)
+    strip = edit_along(
+        generator, direction, codes=result.codes[groups:], strengths=args.strengths, space=args.space,
+        originals=images[groups:], labels=None if labels is None else labels[groups:], batch_size=args.batch_size,
+    )
     summary = direction.summary()
     figure = edit_figure(
-        edited, args.strengths, row_labels=[os.path.basename(p) for p in targets],
+        strip.images, args.strengths, row_labels=[os.path.basename(p) for p in targets],
         title=f"{args.method} direction in {args.space}: {_separation_text(summary)}",
     )
     save_figure(figure, os.path.join(args.out, "edits.png"))
     np.save(os.path.join(args.out, "direction.npy"), direction.vector)
-    np.save(os.path.join(args.out, "codes.npy"), moved)
+    np.save(os.path.join(args.out, "codes.npy"), strip.codes.reshape(-1, *strip.codes.shape[2:]))
     write_json_atomic(os.path.join(args.out, "direction.json"), {
         **summary, "separation": direction.separation, "space": args.space, "note": note,
         "strengths": list(args.strengths), "negative": negative, "positive": positive, "images": targets,
     })
+    response_text = ""
+    if classifier is not None:
+        response_text = _write_response(args, config, classifier, target_class, strip, summary)
     if not args.quiet:
-        print(f"{args.method} direction in {args.space}: {_separation_text(summary)} -> {args.out}")
+        print(f"{args.method} direction in {args.space}: {_separation_text(summary)}{response_text} -> {args.out}")
     return 0
+
+
+def _classifier_and_target(args, positive):
+    """Returns ``(classifier, target_class_index)`` of ``--classifier`` / ``--target-class`` (None, None without)."""
+    if args.classifier is None:
+        if args.target_class is not None:
+            raise ValueError(f"--target-class needs --classifier. Received: target_class={args.target_class!r}")
+        return None, None
+    if not os.path.isfile(args.classifier):
+        raise FileNotFoundError(f"Classifier file not found: {args.classifier}")
+    import keras
+
+    from ganaug.runs import read_config
+
+    classifier = keras.saving.load_model(args.classifier, compile=False)
+    num_classes = int(classifier.outputs[0].shape[-1])
+    class_names = list(read_config(args.run).get("class_names") or [])
+    value = args.target_class
+    if value is None:
+        folders = {os.path.basename(os.path.dirname(os.path.abspath(path))) for path in positive}
+        if len(folders) != 1:
+            raise ValueError(
+                f"Pass --target-class: the --positive images lie in several folders. Received: {sorted(folders)}"
+            )
+        value = folders.pop()
+    if value in class_names:
+        index = class_names.index(value)
+    elif str(value).isdigit():
+        index = int(value)
+    else:
+        raise ValueError(f"Unknown target class (known: {class_names}). Received: target_class={value!r}")
+    if not 0 <= index < num_classes:
+        raise ValueError(f"The classifier has {num_classes} classes. Received: target_class={value!r}")
+    return classifier, index
+
+
+def _write_response(args, config, classifier, target_class, strip, summary):
+    """Writes response.png / response.json of the edits and returns a one-line summary."""
+    from ganaug.figures import save_figure
+    from ganaug.latent import direction_response
+    from ganaug.latent.figures import response_figure
+    from ganaug.runs import write_json_atomic
+
+    class_names = list(config.get("class_names") or [])
+    name = class_names[target_class] if target_class < len(class_names) else str(target_class)
+    response = direction_response(classifier, strip, target_class=target_class, tolerance=args.tolerance,
+                                  batch_size=args.batch_size)
+    figure = response_figure(response, class_name=name, title=f"{args.method} direction in {args.space}: "
+                             f"{_separation_text(summary)}")
+    save_figure(figure, os.path.join(args.out, "response.png"))
+    record = response.summary()
+    record.update({
+        "target_class_name": name, "classifier": os.path.abspath(args.classifier), "space": args.space,
+        "per_image": [
+            {"image": path, "monotone": bool(monotone), "rise": float(rise),
+             "probabilities": [float(p) for p in row], "ssim": [float(v) for v in ssim]}
+            for path, monotone, rise, row, ssim in zip(
+                image_paths(args.images), response.monotone, response.rise, response.probabilities, response.ssim)
+        ],
+    })
+    write_json_atomic(os.path.join(args.out, "response.json"), record)
+    return (f"; P({name}) rises monotonically for {response.fraction_monotone:.0%} of {len(response.monotone)} "
+            f"images, SSIM to the original {min(record['mean_ssim']):.2f}-{max(record['mean_ssim']):.2f}")
 
 
 def _separation_text(summary):

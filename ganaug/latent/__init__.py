@@ -2,7 +2,8 @@
 
 * ``invert_images``: reverse search by gradient descent on z (Fernández et al. 2021).
 * ``train_encoder`` / ``encode`` / ``reconstruct``: the image-to-latent network (Klang & Carlberg)
-  and its cyclic variant (Saboo et al.).
+  and a simplified cyclic variant (L1 code + L1 image, after Dogan & Keles's Cyclic Reverse
+  Generator; Saboo et al.'s full loss is ``train_w_encoder``).
 * ``reconstruction_quality``: MSE, PSNR, SSIM of reconstructions.
 * ``LatentCode`` / ``mean_code``: arithmetic with provenance (Fernández et al.).
 * ``interpolate_codes`` / ``interpolate_images`` / ``interpolate_labels``: linear and spherical paths.
@@ -16,6 +17,9 @@
 * ``latents_to_w`` / ``synthesize`` / ``invert_images_w``: StyleGAN's W and W+ spaces (mapping,
   rendering, reverse search from ``w_avg``); ``train_w_encoder``: Saboo et al.'s encoder into W.
   Directions and edits work on W codes as on z (``latent_direction``, ``edit``).
+* ``edit_along`` / ``direction_response``: edit strips along a direction (z, W, W+; from codes or
+  images) and their dose response (a real-trained classifier's target-class probability against
+  the strength, monotone per image) with the identity drift (MSE, SSIM to the original).
 """
 
 from ganaug.latent.arithmetic import LatentCode, codes_from_array, mean_code, stack_codes
@@ -31,6 +35,7 @@ from ganaug.latent.directions import (
     projections,
     separation_score,
 )
+from ganaug.latent.editing import DirectionResponse, EditStrip, direction_response, edit_along
 from ganaug.latent.encoder_training import EncoderTrainingResult, encode, reconstruct, train_encoder
 from ganaug.latent.interpolation import (
     ImageInterpolation,
@@ -54,6 +59,8 @@ from ganaug.latent.w_inversion import WInversionResult, fixed_noise, invert_imag
 
 __all__ = [
     "ClassInversion",
+    "DirectionResponse",
+    "EditStrip",
     "EncoderTrainingResult",
     "ImageInterpolation",
     "InversionResult",
@@ -66,7 +73,9 @@ __all__ = [
     "codes_from_array",
     "direction_from_image_pair",
     "direction_from_pair",
+    "direction_response",
     "edit",
+    "edit_along",
     "encode",
     "fixed_noise",
     "generate_images",

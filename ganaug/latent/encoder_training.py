@@ -2,9 +2,16 @@
 
 Klang & Carlberg (section 4.6, "image-to-latent network") give E the discriminator's architecture
 with a linear latent output and train it with an L1 loss between a real image x and G(E(x)), the
-generator frozen, Adam with learning rate 1e-5. Saboo et al. (after the Cyclic Reverse Generator)
-add a synthetic pass: for z from the prior, a loss on the code |z - E(G(z))| plus the image loss on
-G(z), alternating one synthetic and one real update per iteration (``mode="cyclic"``).
+generator frozen, Adam with learning rate 1e-5. ``mode="cyclic"`` adds a synthetic pass in the
+manner of the Cyclic Reverse Generator (Dogan & Keles 2020) that Saboo et al. build on: for z from
+the prior, an L1 loss on the code |z - E(G(z))| plus an L1 image loss between G(z) and
+G(E(G(z))), alternating one synthetic and one real (L1) update per iteration.
+
+That is a simplified cyclic encoder, not Saboo et al.'s: their losses are L1 on the code plus L2 +
+SSIM + a content (feature) loss on the images, with the generator's features in the synthetic pass
+and the encoder's in the real one. That full loss is ``ganaug.latent.train_w_encoder`` (into
+StyleGAN's W, where Saboo et al. use it); here the losses are L1 only, for any generator (DCGAN,
+cDCGAN, AC-GAN) in z.
 
 Once trained, ``encode`` maps images to codes in one forward pass (orders of magnitude faster than
 reverse search) and its codes can seed ``invert_images(..., initial_codes=encode(...))``.
@@ -144,10 +151,11 @@ def train_encoder(
     """Trains an image-to-latent encoder E so that G(E(x)) reproduces x, the generator frozen.
 
     ``mode="image"`` is Klang & Carlberg's image-to-latent network: L1 between x and G(E(x)), Adam
-    with learning rate 1e-5 (the thesis's value; raise it for short runs). ``mode="cyclic"`` is
-    Saboo et al.'s cyclic training: every iteration first makes a synthetic update with
-    ``code_loss_weight * |z - E(G(z))| + |G(z) - G(E(G(z)))|`` (z drawn from the prior), then the
-    real-image update. For a conditional generator the encoder maps an image to z only and the
+    with learning rate 1e-5 (the thesis's value; raise it for short runs). ``mode="cyclic"`` is a
+    simplified cyclic training after the Cyclic Reverse Generator (Dogan & Keles 2020): every
+    iteration first makes a synthetic update with ``code_loss_weight * |z - E(G(z))| + |G(z) -
+    G(E(G(z)))|`` (z drawn from the prior), then the real-image L1 update. L1 terms only: Saboo et
+    al.'s L2 + SSIM + content losses are in ``train_w_encoder`` (StyleGAN, W space). For a conditional generator the encoder maps an image to z only and the
     image's label is used in G(E(x), y); the synthetic pass uses the batch's labels, shuffled.
 
     Args:

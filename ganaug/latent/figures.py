@@ -155,3 +155,53 @@ def save_interpolation_gif(path, images, *, duration_ms=120, bounce=True):
     if bounce and len(images) > 2:
         images = np.concatenate([images, images[-2:0:-1]])
     return save_gif(path, images, duration_ms=duration_ms)
+
+
+def response_figure(response, *, class_name=None, title=None):
+    """Returns a two-panel Figure of a ``DirectionResponse``: the dose-response curve and the identity drift.
+
+    Left: the classifier's target-class probability against the strength, one thin line per
+    image (solid where the image responds monotonically, dotted where not) and the mean in black.
+    Right: mean SSIM to the original image and to the unedited code's rendering, and mean pixel
+    MSE (right axis), against the strength.
+
+    Args:
+        response: a ``ganaug.latent.editing.DirectionResponse``.
+        class_name: the target class's name for the axis label (default its index).
+        title: figure title (default: the fraction of monotone images).
+
+    Returns:
+        ``matplotlib.figure.Figure``.
+    """
+    from matplotlib.figure import Figure
+
+    strengths = np.asarray(response.strengths)
+    name = class_name if class_name is not None else f"class {response.target_class}"
+    figure = Figure(figsize=(9.0, 3.6))
+    left, right = figure.subplots(1, 2)
+    for row, monotone in zip(response.probabilities, response.monotone):
+        left.plot(strengths, row, color="tab:blue" if monotone else "tab:red", alpha=0.35, linewidth=0.8,
+                  linestyle="-" if monotone else ":")
+    left.plot(strengths, response.probabilities.mean(axis=0), color="black", linewidth=2.0, marker="o", label="mean")
+    left.set_xlabel("strength (latent units along the unit direction)")
+    left.set_ylabel(f"P({name})")
+    left.set_ylim(-0.02, 1.02)
+    left.legend(loc="best", fontsize=8, title="blue: monotone, red: not", title_fontsize=7)
+    right.plot(strengths, response.ssim.mean(axis=0), color="tab:green", marker="o", label="SSIM to original")
+    right.plot(strengths, response.ssim_to_reconstruction.mean(axis=0), color="tab:green", linestyle="--",
+               marker=".", label="SSIM to unedited rendering")
+    right.set_xlabel("strength")
+    right.set_ylabel("SSIM")
+    right.set_ylim(-0.05, 1.05)
+    twin = right.twinx()
+    twin.plot(strengths, response.mse.mean(axis=0), color="tab:purple", marker="s", label="MSE to original")
+    twin.set_ylabel("pixel MSE ([-1, 1] scale)")
+    lines = right.get_lines() + twin.get_lines()
+    right.legend(lines, [line.get_label() for line in lines], loc="lower center", fontsize=7)
+    right.set_title("identity drift", fontsize=9)
+    left.set_title(f"dose response: {response.fraction_monotone:.0%} of {len(response.probabilities)} monotone",
+                   fontsize=9)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure

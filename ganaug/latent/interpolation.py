@@ -3,7 +3,9 @@
 Fernández et al. 2021 (eq. 5): z = l z1 + (1 - l) z2, l in [0, 1], an n-step path "like the frames
 of a movie"; Klang & Carlberg (section 4.6) the same n-step path. Spherical interpolation (slerp,
 Shoemake 1985; White 2016 for GAN latents) keeps a path between two codes of equal norm on the
-sphere of that norm, where Gaussian codes concentrate.
+sphere of that norm, where Gaussian codes concentrate; for codes of unequal norms ``slerp`` moves
+the direction along the great circle and the norm linearly, which is not Shoemake's formula (see
+``slerp``).
 
 For a conditional generator, Fernández et al. observe that toggling the one-hot class vector gives
 an abrupt change and suggest finer interpolation of the class vector: ``soft_label_generator``
@@ -44,9 +46,14 @@ def interpolation_weights(num_steps):
 def slerp(start, end, weights):
     """Returns spherical interpolations between two codes at the given weights.
 
-    z(t) = sin((1 - t) W) / sin(W) z0 + sin(t W) / sin(W) z1 with W the angle between z0 and z1;
-    the norm goes linearly from |z0| to |z1| (so it is constant for equal-norm codes). For
-    (near-)parallel or anti-parallel codes, where sin(W) ~ 0 and the great circle is undefined,
+    The direction and the norm are interpolated apart: the unit vectors u0 = z0 / |z0| and
+    u1 = z1 / |z1| follow the great circle, u(t) = sin((1 - t) W) / sin(W) u0 + sin(t W) / sin(W) u1
+    with W the angle between them (Shoemake's slerp on the unit sphere), and the norm goes
+    linearly, z(t) = ((1 - t) |z0| + t |z1|) u(t). For codes of equal norm this is exactly
+    Shoemake's formula applied to z0 and z1 (White 2016); for unequal norms it is not: Shoemake's
+    sin((1 - t) W) / sin(W) z0 + sin(t W) / sin(W) z1 gives another path, whose norm is not
+    linear in t (e.g. 1.58 instead of 1.5 mid-way between orthogonal codes of norms 1 and 2). For (near-)parallel or
+    anti-parallel codes, where sin(W) ~ 0 and the great circle is undefined, and for a zero code,
     falls back to linear interpolation.
 
     Args:

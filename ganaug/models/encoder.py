@@ -2,7 +2,8 @@
 
 The thesis adopts the discriminator's architecture and changes its output from a scalar to a
 100-dimensional vector; it is trained against a frozen generator (L1 between x and G(E(x))). Saboo
-et al. train the same kind of encoder with an added cyclic loss on codes.
+et al. train an encoder with an added cyclic loss on codes (``ganaug.latent.train_w_encoder``; the
+L1-only cyclic mode of ``ganaug.latent.train_encoder`` is a simplified form).
 """
 
 import keras
