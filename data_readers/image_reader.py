@@ -36,6 +36,9 @@ with the next readable file after the batch, the same way in every face, so ever
 exactly ``len(reader)`` batches and the same ones (``data_readers.batches``). ``strict=True`` raises
 on the first one instead, with its path. A training run writes these counts to its ``metrics.json``.
 Mixed bit depths are converted to the first image's and counted in ``reader.converted``.
+
+A decoded cache (``cache="DIR"``, ``data_readers.decoded_cache``) decodes every file once into
+uint8/uint16 shards on disk and reads batches from there, bit-identical to decoding.
 """
 
 import concurrent.futures
@@ -113,6 +116,10 @@ class ImageReader:
         alpha: ``"composite"`` (RGBA onto white) or ``"drop"``.
         strict: raise on the first unreadable file (with its path) instead of skipping it.
         source: where the paths came from, for messages (set by the ``from_*`` constructors).
+        cache: None, or a folder for a decoded cache (``data_readers.decoded_cache``): every file
+            is decoded once (at construction, for the files the cache lacks or that changed) and
+            every face then reads the pixels from there, bit-identical to decoding them;
+            ``reader.cache`` has the counts (``decoded``, ``reused``, ``unreadable``).
 
     Batch arrays are recycled between batches once nothing references them any more, so keeping
     a batch (or a view of it) is always safe.
@@ -143,6 +150,7 @@ class ImageReader:
         alpha="composite",
         strict=False,
         source=None,
+        cache=None,
     ):
         if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__"):
             raise TypeError(f"`paths` must be a sequence of file paths. Received: paths={paths!r}")
@@ -200,7 +208,15 @@ class ImageReader:
                 f"`batch_size` exceeds the {shard_length} files of this shard, so "
                 f"drop_remainder=True would leave no batch. Received: batch_size={batch_size}"
             )
+        self.cache = None
         pixels = self._decoder
+        if cache is not None:
+            from data_readers.decoded_cache import DecodedCache
+
+            self.cache = DecodedCache.open(
+                cache, self._decoder, num_threads=self.num_threads, progress=False
+            )
+            pixels = self.cache
         self._image_hw = self._decoder.fixed_size or tuple(pixels.first_pixels("`image_size`").shape[:2])
         self._maker = BatchMaker(
             pixels, self.labels, image_shape=self.image_shape, batch_size=self.batch_size,
