@@ -160,6 +160,20 @@ class FileDecoder(PixelSource):
             self.log.record_skip(path, error)
             return None
 
+def aligned_empty(shape, dtype, alignment=64):
+    """Returns an uninitialised array whose data starts on an ``alignment``-byte boundary.
+
+    TensorFlow adopts the buffer of a 64-byte-aligned array returned by ``tf.numpy_function``
+    (the tensor keeps the array alive) and copies any other; numpy's own allocations start 16
+    bytes past a boundary.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + alignment, np.uint8)
+    offset = (-raw.ctypes.data) % alignment
+    return raw[offset : offset + nbytes].view(dtype).reshape(shape)
+
+
 class BatchArrays:
     """A bounded pool of batch arrays, recycled once nothing outside the pool references them.
 
@@ -177,12 +191,12 @@ class BatchArrays:
 
     def take(self, length):
         if length != self._shape[0]:
-            return np.empty((length, *self._shape[1:]), self._dtype)
+            return aligned_empty((length, *self._shape[1:]), self._dtype)
         with self._lock:
             for i in range(len(self._arrays)):
                 if sys.getrefcount(self._arrays[i]) == 2:  # the list's reference + the argument
                     return self._arrays[i]
-            array = np.empty(self._shape, self._dtype)
+            array = aligned_empty(self._shape, self._dtype)
             if len(self._arrays) < self._capacity:
                 self._arrays.append(array)
             return array
@@ -234,7 +248,7 @@ class BatchMaker:
         stop = min(start + self.batch_size, len(order))
         wanted = stop - start
         dtype = np.float32 if pixel_dtype is None else pixel_dtype
-        images = arrays.take(wanted) if arrays is not None else np.empty((wanted, *self.image_shape), dtype)
+        images = arrays.take(wanted) if arrays is not None else aligned_empty((wanted, *self.image_shape), dtype)
         labels = np.empty(wanted, np.int32)
         depth = pixel_dtype if pixel_dtype is not None else self.pixels.depth()
         filled = self._fill(order[start:stop], images, labels, 0, depth, pixel_dtype)

@@ -115,11 +115,16 @@ def make_tf_dataset(reader, *, prefetch, skip_batches):
         check_int_in_range(skip_batches, "skip_batches", low=0, high=num_batches, high_name="len(reader)")
     ]  # used by the first iteration only
     maker = reader._batches()
-    pixel_dtype = np.dtype(maker.pixels.depth())  # uint8 or uint16, carried across
+    maker.pixels.depth()  # the data set's bit depth, found (and carried) before any batch
     batch = reader.batch_size if reader.drop_remainder else None
     image_shape = reader.image_shape
     orders = RecentOrders(reader._order)
-    middle = np.float32(np.iinfo(pixel_dtype).max / 2)  # 127.5 or 32767.5, exact in float32
+    # The float32 batch is made in numpy, as the iterator's (one lookup-table pass, cv2.LUT), in a
+    # 64-byte-aligned array that TensorFlow adopts as the tensor's buffer without a copy
+    # (batches.aligned_empty). Crossing as uint8 and rescaling in the graph (cast, subtract,
+    # divide) measured 0.15-0.4 ms per 256 px image against 0.1 ms for the lookup table, and an
+    # unaligned array is copied on the way in (0.07 ms per float32 image) (2 cores, TF 2.21).
+    arrays = BatchArrays((reader.batch_size, *image_shape), reader.num_threads + prefetch + 2)
     init_decode_thread()
 
     def start_epoch():
@@ -128,16 +133,14 @@ def make_tf_dataset(reader, *, prefetch, skip_batches):
         start, first_batch[0] = first_batch[0], 0
         return np.int64(epoch), np.int64(start)
 
-    def pixel_batch(epoch, index):
-        return maker.make(orders.get(int(epoch)), int(index), pixel_dtype=pixel_dtype.type)
+    def float_batch(epoch, index):
+        return maker.make(orders.get(int(epoch)), int(index), arrays=arrays)
 
     def load(epoch, index):
-        pixels, labels = tf.numpy_function(
-            pixel_batch, [epoch, index], [tf.as_dtype(pixel_dtype), tf.int32], stateful=False
-        )
-        pixels = tf.ensure_shape(pixels, (batch, *image_shape), name="pixels")
+        images, labels = tf.numpy_function(float_batch, [epoch, index], [tf.float32, tf.int32], stateful=False)
+        images = tf.ensure_shape(images, (batch, *image_shape), name="images")
         labels = tf.ensure_shape(labels, (batch,), name="labels")
-        return (tf.cast(pixels, tf.float32) - middle) / middle, labels
+        return images, labels
 
     epochs = tf.data.Dataset.range(1).map(
         lambda _: tuple(tf.numpy_function(start_epoch, [], [tf.int64, tf.int64], stateful=True))

@@ -472,6 +472,12 @@ def test_tf_dataset_reads_successive_epochs_in_the_iterators_order(class_folder)
     assert reader.epoch == 3
 
 
+def test_tf_batches_kept_alive_are_not_overwritten_by_recycled_arrays(class_folder):
+    reader = ImageReader.from_folder(class_folder, batch_size=1, seed=4, num_threads=2)
+    kept = list(reader.as_tf_dataset(prefetch=1))  # 9 tensors alive, more than the array pool
+    assert [_identify(x.numpy()) for x, _ in kept] == [[i] for i in _all_ids(reader, 0)[0]]
+
+
 def test_tf_dataset_fills_unreadable_slots(tmp_path):
     paths = [_grey_file(tmp_path / f"{i}.png", i) for i in range(4)]
     (tmp_path / "bad.png").write_bytes(b"bad")
