@@ -51,6 +51,7 @@ from tqdm.auto import tqdm
 
 from data_readers import annotations as annotations_lib
 from data_readers import tissue as tissue_lib
+from data_readers.checks import check_int_in_range, check_positive_int
 
 TUMOR = "tumor"
 NORMAL = "normal"
@@ -730,13 +731,9 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
         raise ValueError(f"slides must have distinct file names; repeated: {duplicates}. Received: slides={slides!r}")
     annotation_files = _aligned_annotations(slides, annotations)
     group_labels = _check_group_labels(group_labels)
-    if isinstance(num_shards, bool) or not isinstance(num_shards, (int, np.integer)) or num_shards < 1:
-        raise ValueError(f"num_shards must be a positive integer. Received: num_shards={num_shards!r}")
-    if (isinstance(shard_index, bool) or not isinstance(shard_index, (int, np.integer))
-            or not 0 <= shard_index < num_shards):
-        raise ValueError(f"shard_index must be an integer in [0, num_shards={num_shards}). "
-                         f"Received: shard_index={shard_index!r}")
-    manifest_name, settings_name = shard_file_names(int(shard_index), int(num_shards))
+    num_shards = check_positive_int(num_shards, "num_shards")
+    shard_index = check_int_in_range(shard_index, "shard_index", low=0, high=num_shards, high_name="num_shards")
+    manifest_name, settings_name = shard_file_names(shard_index, num_shards)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False. Received: overwrite={overwrite!r}")
     out_dir = os.fspath(out_dir)
@@ -948,9 +945,7 @@ def merge_manifests(out_dir, *, num_shards=None):
         ValueError: for shards missing, of different counts or settings, or a patch listed twice.
     """
     out_dir = os.fspath(out_dir)
-    if num_shards is not None and (isinstance(num_shards, bool) or not isinstance(num_shards, (int, np.integer))
-                                   or num_shards < 1):
-        raise ValueError(f"num_shards must be a positive integer or None. Received: num_shards={num_shards!r}")
+    num_shards = check_positive_int(num_shards, "num_shards", allow_none=True)
     found = {}
     for name in sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []:
         match = _SHARD_MANIFEST.match(name)

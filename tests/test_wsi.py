@@ -370,3 +370,11 @@ def test_merge_refuses_duplicates_other_settings_and_missing_patches(slide, tmp_
     settings.write_text(settings.read_text().replace('"seed": 0', '"seed": 5'))
     with pytest.raises(ValueError, match="other settings"):
         wsi.merge_manifests(tmp_path)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"num_shards": 0}, "num_shards"), ({"num_shards": 2, "shard_index": 2},
+                                                                                "shard_index")])
+def test_bad_shard_arguments_are_named(slide, tmp_path, kwargs, name):
+    with pytest.raises(ValueError, match=f"Received: {name}="):
+        wsi.extract_patches(slide["slide"], tmp_path / "out", **FAST, **kwargs)
+    assert not (tmp_path / "out").exists()
