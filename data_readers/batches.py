@@ -75,8 +75,9 @@ class PixelSource:
         self.first_path = None
         self._depth = None
 
-    def read(self, index):
-        """Returns the pixels of file ``index`` or None when it is skipped."""
+    def read(self, index, *, transient=False):
+        """Returns the pixels of file ``index`` or None when it is skipped; with ``transient`` the
+        array may be a per-thread buffer, valid until the thread's next transient read."""
         raise NotImplementedError
 
     def first_pixels(self, what):
@@ -149,8 +150,9 @@ class FileDecoder(PixelSource):
             "alpha": self.alpha,
         }
 
-    def read(self, index):
-        """Returns the pixels of file ``index`` (uint8/uint16 ``(H, W, C)``) or None if skipped."""
+    def read(self, index, *, transient=False):
+        """Returns the pixels of file ``index`` (uint8/uint16 ``(H, W, C)``) or None if skipped
+        (always a new array: ``transient`` is accepted for the pixel-source interface)."""
         path = self.paths[index]
         try:
             return decode_pixels(path, image_size=self.fixed_size, channels=self.channels, alpha=self.alpha)
@@ -267,7 +269,7 @@ class BatchMaker:
         for index in indices:
             if filled == len(images):
                 break
-            pixels = self.pixels.read(index)
+            pixels = self.pixels.read(index, transient=True)  # copied into the batch below
             if pixels is None:
                 continue
             if pixels.shape != self.image_shape:
