@@ -112,18 +112,39 @@ class DecodedCache(PixelSource):
         super().__init__(decoder.paths, source=decoder.source)
         self.folder = folder
         self._decoder = decoder
-        self._entries = entries  # one per listed path: dict from the index
-        self._files = {name: os.open(os.path.join(folder, name), os.O_RDONLY) for name in shards}
+        shards = list(shards)
+        self._files = [os.open(os.path.join(folder, name), os.O_RDONLY) for name in shards]
+        # One row per listed file in flat arrays (about 50 bytes a file, not a dict each), so
+        # the reader's memory stays small with millions of files.
+        count = len(entries)
+        self._shard = np.full(count, -1, np.int32)  # -1: unreadable
+        self._offset = np.zeros(count, np.int64)
+        self._shape = np.zeros((count, 3), np.int32)
+        self._dtype = np.zeros(count, np.uint8)  # 0: uint8, 1: uint16
+        self._reasons = {}  # index -> (error type name, reason) of unreadable files
+        shard_number = {name: i for i, name in enumerate(shards)}
+        for i, entry in enumerate(entries):
+            if entry["status"] != "ok":
+                self._reasons[i] = (entry.get("error"), entry["reason"])
+                continue
+            shape = list(entry["shape"]) + [1] * (3 - len(entry["shape"]))
+            self._shard[i], self._offset[i], self._shape[i] = shard_number[entry["shard"]], entry["offset"], shape
+            self._dtype[i] = 0 if entry["dtype"] == "uint8" else 1
         self.strict = decoder.strict
         self.log = decoder.log
         self._scratch = threading.local()
         self.decoded = 0
         self.reused = 0
-        self.unreadable = sum(1 for e in entries if e["status"] != "ok")
-        self.nbytes = sum(e.get("nbytes", 0) for e in entries)
+        self.unreadable = len(self._reasons)
+        self.nbytes = int(sum(e.get("nbytes", 0) for e in entries))
+
+    @property
+    def unreadable_indices(self):
+        """Indices (into the listing) of the files recorded as unreadable."""
+        return sorted(self._reasons)
 
     def __del__(self):
-        for descriptor in getattr(self, "_files", {}).values():
+        for descriptor in getattr(self, "_files", []):
             with contextlib.suppress(OSError):
                 os.close(descriptor)
 
@@ -303,23 +324,27 @@ class DecodedCache(PixelSource):
                 for arrays above the allocator's mmap threshold mapping and zeroing, 196 KB per
                 256 px image.
         """
-        entry = self._entries[index]
-        if entry["status"] != "ok":
+        shard = self._shard[index]
+        if shard < 0:
+            error_name, reason = self._reasons[index]
             if self.strict:
-                error = FileNotFoundError if entry.get("error") == "FileNotFoundError" else UnreadableImageError
-                raise error(entry["reason"].split(": ", 1)[-1])
-            self.log.record_skip(self.paths[index], entry["reason"])
+                error = FileNotFoundError if error_name == "FileNotFoundError" else UnreadableImageError
+                raise error(reason.split(": ", 1)[-1])
+            self.log.record_skip(self.paths[index], reason)
             return None
+        shape = tuple(int(v) for v in self._shape[index])
+        dtype = np.uint16 if self._dtype[index] else np.uint8
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
         if transient:
             scratch = getattr(self._scratch, "buffer", None)
-            if scratch is None or scratch.nbytes < entry["nbytes"]:
-                scratch = self._scratch.buffer = np.empty(entry["nbytes"], np.uint8)
-            pixels = scratch[: entry["nbytes"]].view(entry["dtype"]).reshape(entry["shape"])
+            if scratch is None or scratch.nbytes < nbytes:
+                scratch = self._scratch.buffer = np.empty(nbytes, np.uint8)
+            pixels = scratch[:nbytes].view(dtype).reshape(shape)
         else:
-            pixels = np.empty(entry["shape"], entry["dtype"])
+            pixels = np.empty(shape, dtype)
         view = memoryview(pixels).cast("B")
-        got = os.preadv(self._files[entry["shard"]], [view], entry["offset"])
-        if got != entry["nbytes"]:
+        got = os.preadv(self._files[shard], [view], int(self._offset[index]))
+        if got != nbytes:
             raise OSError(f"Decoded cache {self.folder}: short read of {self.paths[index]} (the cache "
                           "was changed while open; open the reader again to rebuild it)")
         return pixels
@@ -376,7 +401,7 @@ def build_cache(data, out, *, image_size, channels=3, alpha="composite", labelle
                           channels=check_channels(channels), alpha=check_alpha(alpha), strict=False,
                           log=None, source=listing.source)
     cache = DecodedCache.open(out, decoder, num_threads=num_threads, progress=progress)
-    unreadable = [p for p, e in zip(listing.paths, cache._entries) if e["status"] != "ok"]
+    unreadable = [listing.paths[i] for i in cache.unreadable_indices]
     return {"folder": cache.folder, "files": len(listing.paths), "decoded": cache.decoded,
             "reused": cache.reused, "unreadable": len(unreadable), "unreadable_paths": unreadable,
             "nbytes": cache.nbytes}
