@@ -32,12 +32,14 @@ names the same two packages. Like everything in ``data_readers``, this module im
 """
 
 import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import io
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import time
 import warnings
@@ -49,6 +51,7 @@ from tqdm.auto import tqdm
 
 from data_readers import annotations as annotations_lib
 from data_readers import tissue as tissue_lib
+from data_readers.checks import check_int_in_range, check_positive_int
 
 TUMOR = "tumor"
 NORMAL = "normal"
@@ -378,12 +381,56 @@ def subsample_indices(labels, *, balance=True, max_per_class=None, seed=0):
 _WORKER_SLIDES = {}
 
 
-def _init_worker(slide_paths):
-    """Worker initialiser: one OpenSlide handle per slide per process (handles are not picklable)."""
+#: Environment of worker processes: one thread per library, so that N workers use N cores and
+#: not N x (BLAS + OpenCV + OpenMP) threads fighting over them.
+_SINGLE_THREADED = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def _init_worker():
+    """Worker initialiser: OpenCV single-threaded; slides are opened on first use, once per process
+    (handles are not picklable, and opening every slide of a large job in every worker costs
+    seconds before the first patch)."""
     cv2.setNumThreads(1)
     _WORKER_SLIDES.clear()
-    for path in slide_paths:
-        _WORKER_SLIDES[path] = openslide.OpenSlide(path)
+
+
+@contextlib.contextmanager
+def _worker_pool(num_workers):
+    """Yields a process pool of ``num_workers`` (None when 1: the work runs in this process).
+
+    Workers come from a fork server that has imported this module once (``forkserver`` with
+    preload), so starting one costs a fork rather than a fresh interpreter importing numpy, OpenCV
+    and OpenSlide; they get single-threaded libraries (:data:`_SINGLE_THREADED`).
+    """
+    if num_workers == 1:
+        _init_worker()
+        try:
+            yield None
+        finally:
+            _close_worker_slides()
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(["data_readers.wsi"])
+    saved = {name: os.environ.get(name) for name in _SINGLE_THREADED}
+    os.environ.update(_SINGLE_THREADED)
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=num_workers, mp_context=context,
+                                                    initializer=_init_worker) as pool:
+            yield pool
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _close_worker_slides():
+    for handle in _WORKER_SLIDES.values():
+        handle.close()
+    _WORKER_SLIDES.clear()
 
 
 def _write_text_atomic(path, text):
@@ -394,29 +441,60 @@ def _write_text_atomic(path, text):
     os.replace(temporary, path)
 
 
-def _remove_leftovers(out_dir):
-    """Removes the temporary files a killed extraction left (``*.tmp`` next to patches and manifest)."""
+def shard_file_names(shard_index, num_shards):
+    """Returns ``(manifest name, settings name)`` of a shard: ``manifest.csv`` and
+    ``extraction.json`` unsharded, ``manifest.shard-I-of-N.csv`` and ``extraction.shard-I-of-N.json``
+    for shard ``I`` of ``N``."""
+    if num_shards == 1:
+        return MANIFEST_NAME, SETTINGS_NAME
+    tag = f"shard-{shard_index}-of-{num_shards}"
+    return f"manifest.{tag}.csv", f"extraction.{tag}.json"
+
+
+def _remove_leftovers(out_dir, *, owned=None, own_files=(MANIFEST_NAME, SETTINGS_NAME)):
+    """Removes the temporary files a killed extraction left (``*.tmp`` next to patches and manifest).
+
+    Args:
+        owned: None (every leftover is ours), or the relative patch paths of this shard: in an
+            ``out_dir`` shared by shards only the leftovers of our own patches and files go.
+        own_files: this shard's manifest and settings names.
+    """
     for folder in (out_dir, *(os.path.join(out_dir, name) for name in CLASS_NAMES)):
-        if os.path.isdir(folder):
-            for name in os.listdir(folder):
-                if name.endswith(".tmp"):
-                    os.remove(os.path.join(folder, name))
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if not name.endswith(".tmp"):
+                continue
+            if owned is not None:
+                stem = name[1:].rsplit(".", 2)[0] if name.startswith(".") else name.rsplit(".", 2)[0]
+                relative = stem if folder == out_dir else f"{os.path.basename(folder)}/{stem}"
+                if relative not in owned and stem not in own_files:
+                    continue
+            os.remove(os.path.join(folder, name))
 
 
-def _remove_extraction(out_dir):
-    """Removes an earlier extraction from ``out_dir``: its class folders, manifest and settings."""
-    for name in CLASS_NAMES:
-        shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
-    for name in (MANIFEST_NAME, SETTINGS_NAME):
+def _remove_extraction(out_dir, *, manifest_name=MANIFEST_NAME, settings_name=SETTINGS_NAME, rows=None):
+    """Removes an earlier extraction from ``out_dir``: its class folders (or, for a shard, the
+    patches its manifest ``rows`` list), manifest and settings."""
+    if rows is None:
+        for name in CLASS_NAMES:
+            shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
+    else:
+        for row in rows:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out_dir, row["path"]))
+    for name in (manifest_name, settings_name):
         path = os.path.join(out_dir, name)
         if os.path.isfile(path):
             os.remove(path)
-    _remove_leftovers(out_dir)
+    _remove_leftovers(out_dir, owned=None if rows is None else {row["path"] for row in rows},
+                      own_files=(manifest_name, settings_name))
 
 
-def read_settings(out_dir):
-    """Returns the settings an extraction in ``out_dir`` was made with (``extraction.json``), or None."""
-    path = os.path.join(os.fspath(out_dir), SETTINGS_NAME)
+def read_settings(out_dir, name=SETTINGS_NAME):
+    """Returns the settings an extraction in ``out_dir`` was made with (``extraction.json``, or a
+    shard's settings file ``name``), or None."""
+    path = os.path.join(os.fspath(out_dir), name)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as handle:
@@ -575,7 +653,7 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
                     min_tissue_fraction=0.5, positive_threshold=0.5, negative_threshold=0.0,
                     ambiguous="skip", group_labels=None, balance=True, max_per_class=None, seed=0,
                     num_workers=1, mask_downsample=32.0, min_saturation=10, max_saturation=20,
-                    overwrite=False, verbose=1):
+                    overwrite=False, verbose=1, num_shards=1, shard_index=0):
     """Extracts labelled, class-balanced patches from whole-slide images (Fernández et al. 2021).
 
     Every slide is tiled at each level into ``patch_size`` patches (level-0 coordinates); patches
@@ -616,6 +694,14 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
         max_saturation: ceiling of the tissue saturation threshold (0-255), keeps faint tissue.
         overwrite: remove an extraction made with other settings from ``out_dir`` and start clean.
         verbose: 1 shows progress bars and prints the summary; 0 is silent.
+        num_shards: machines sharing the job (a SLURM job array, a Kubernetes Indexed Job). Every
+            shard plans every slide (cheap: thumbnails) and selects the same patches, sorts them by
+            path and writes positions ``shard_index, shard_index + num_shards, ...``, so the shards
+            are disjoint, complete together, and give the patches of one unsharded run whatever
+            ``num_shards``. A shard writes its patches into ``out_dir`` (shared, or copied together
+            afterwards) with its own ``manifest.shard-I-of-N.csv`` and settings file; it resumes
+            and overwrites only its own files. :func:`merge_manifests` then writes ``manifest.csv``.
+        shard_index: this shard, in ``[0, num_shards)``.
 
     Returns:
         An `ExtractionSummary`.
@@ -645,10 +731,13 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
         raise ValueError(f"slides must have distinct file names; repeated: {duplicates}. Received: slides={slides!r}")
     annotation_files = _aligned_annotations(slides, annotations)
     group_labels = _check_group_labels(group_labels)
+    num_shards = check_positive_int(num_shards, "num_shards")
+    shard_index = check_int_in_range(shard_index, "shard_index", low=0, high=num_shards, high_name="num_shards")
+    manifest_name, settings_name = shard_file_names(shard_index, num_shards)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False. Received: overwrite={overwrite!r}")
     out_dir = os.fspath(out_dir)
-    manifest_path = os.path.join(out_dir, MANIFEST_NAME)
+    manifest_path = os.path.join(out_dir, manifest_name)
     existing_rows = read_manifest(manifest_path)
     settings = {
         "slides": [os.path.abspath(slide) for slide in slides],
@@ -661,7 +750,7 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
         "mask_downsample": float(mask_downsample), "min_saturation": int(min_saturation),
         "max_saturation": int(max_saturation),
     }
-    previous = read_settings(out_dir)
+    previous = read_settings(out_dir, name=settings_name)
     start_clean = False
     if (existing_rows or previous is not None) and previous != settings:
         if not overwrite:
@@ -674,50 +763,55 @@ def extract_patches(slides, out_dir, *, annotations=None, levels=(0, 1), patch_s
             )
         start_clean = True
 
-    plans = []
-    for slide, annotation_file in tqdm(list(zip(slides, annotation_files)), desc="Planning slides",
-                                       unit="slide", disable=not verbose):
-        plans.extend(plan_slide(
-            slide, annotation_path=annotation_file, levels=levels, patch_size=patch_size, stride=stride,
-            min_tissue_fraction=min_tissue_fraction, positive_threshold=positive_threshold,
-            negative_threshold=negative_threshold, ambiguous=ambiguous, group_labels=group_labels,
-            mask_downsample=mask_downsample, min_saturation=min_saturation, max_saturation=max_saturation,
-        ))
+    plan_options = dict(
+        levels=levels, patch_size=patch_size, stride=stride, min_tissue_fraction=min_tissue_fraction,
+        positive_threshold=positive_threshold, negative_threshold=negative_threshold, ambiguous=ambiguous,
+        group_labels=group_labels, mask_downsample=mask_downsample, min_saturation=min_saturation,
+        max_saturation=max_saturation,
+    )
+    with _worker_pool(num_workers) as pool:
+        plans = _plan_slides(slides, annotation_files, pool=pool, verbose=verbose, **plan_options)
+        selected = _select(plans, levels=levels, balance=balance, max_per_class=max_per_class, seed=seed)
+        candidates = []
+        for plan, index in selected:
+            x, y = (int(value) for value in plan.xy[index])
+            label = str(plan.labels[index])
+            relative = f"{label}/" + patch_file_name(slide_name=plan.slide_name, level=plan.level, x=x, y=y,
+                                                     size=plan.size)
+            candidates.append((relative, plan, index, x, y, label))
+        candidates.sort(key=lambda candidate: candidate[0])
+        candidates = candidates[shard_index::num_shards]
+        if start_clean:  # validated: now the old extraction (this shard's) can go
+            _remove_extraction(out_dir, manifest_name=manifest_name, settings_name=settings_name,
+                               rows=existing_rows if num_shards > 1 else None)
+            existing_rows = []
+        rows_by_path = {row["path"]: row for row in existing_rows
+                        if os.path.isfile(os.path.join(out_dir, row["path"]))}
+        tasks, new_rows, skipped = [], [], 0
+        for relative, plan, index, x, y, label in candidates:
+            if relative in rows_by_path:
+                skipped += 1
+                continue
+            tasks.append((plan.slide, plan.level, x, y, plan.size, os.path.join(out_dir, relative)))
+            new_rows.append({
+                "path": relative, "label": label, "slide": plan.slide_name, "level": str(plan.level),
+                "x": str(x), "y": str(y), "size": str(plan.size),
+                "tumor_fraction": f"{plan.tumor_fraction[index]:.4f}",
+                "tissue_fraction": f"{plan.tissue_fraction[index]:.4f}",
+            })
 
-    selected = _select(plans, levels=levels, balance=balance, max_per_class=max_per_class, seed=seed)
-    if start_clean:  # validated: now the old extraction can go
-        _remove_extraction(out_dir)
-        existing_rows = []
-    rows_by_path = {row["path"]: row for row in existing_rows
-                    if os.path.isfile(os.path.join(out_dir, row["path"]))}
-    tasks, new_rows, skipped = [], [], 0
-    for plan, index in selected:
-        x, y = (int(value) for value in plan.xy[index])
-        label = str(plan.labels[index])
-        relative = f"{label}/" + patch_file_name(slide_name=plan.slide_name, level=plan.level, x=x, y=y,
-                                                 size=plan.size)
-        if relative in rows_by_path:
-            skipped += 1
-            continue
-        tasks.append((plan.slide, plan.level, x, y, plan.size, os.path.join(out_dir, relative)))
-        new_rows.append({
-            "path": relative, "label": label, "slide": plan.slide_name, "level": str(plan.level),
-            "x": str(x), "y": str(y), "size": str(plan.size),
-            "tumor_fraction": f"{plan.tumor_fraction[index]:.4f}",
-            "tissue_fraction": f"{plan.tissue_fraction[index]:.4f}",
-        })
-
-    os.makedirs(out_dir, exist_ok=True)
-    for name in CLASS_NAMES:
-        os.makedirs(os.path.join(out_dir, name), exist_ok=True)
-    _remove_leftovers(out_dir)
-    if previous != settings:
-        _write_text_atomic(os.path.join(out_dir, SETTINGS_NAME), json.dumps(settings, indent=2) + "\n")
-    try:
-        written = _run_tasks(tasks, new_rows, rows_by_path, manifest_path=manifest_path,
-                             slides=slides, num_workers=num_workers, verbose=verbose)
-    finally:  # an interrupted run leaves a manifest of what landed, so the next call resumes
-        write_manifest(manifest_path, list(rows_by_path.values()))
+        os.makedirs(out_dir, exist_ok=True)
+        for name in CLASS_NAMES:
+            os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+        owned = {relative for relative, *_ in candidates} if num_shards > 1 else None
+        _remove_leftovers(out_dir, owned=owned, own_files=(manifest_name, settings_name))
+        if previous != settings:
+            _write_text_atomic(os.path.join(out_dir, settings_name), json.dumps(settings, indent=2) + "\n")
+        try:
+            written = _run_tasks(tasks, new_rows, rows_by_path, manifest_path=manifest_path, pool=pool,
+                                 num_workers=num_workers, verbose=verbose)
+        finally:  # an interrupted run leaves a manifest of what landed, so the next call resumes
+            write_manifest(manifest_path, list(rows_by_path.values()))
     summary = ExtractionSummary(rows=_summary_rows(plans, selected, levels), manifest_path=manifest_path,
                                 written=written, skipped_existing=skipped)
     if verbose:
@@ -747,46 +841,61 @@ def _select(plans, *, levels, balance, max_per_class, seed):
     return selected
 
 
-def _run_tasks(tasks, new_rows, rows_by_path, *, manifest_path, slides, num_workers, verbose):
-    """Writes the patches, adding their rows to ``rows_by_path`` as they land; returns the count."""
+def _run_tasks(tasks, new_rows, rows_by_path, *, manifest_path, pool, num_workers, verbose):
+    """Writes the patches, adding their rows to ``rows_by_path`` as they land; returns the count.
+
+    Chunks hold consecutive tasks (sorted by path, so mostly one slide), and each worker encodes
+    and writes its own PNGs: the parent only collects counts and checkpoints the manifest.
+    """
     chunk_size = max(1, min(64, len(tasks) // (4 * num_workers) or 1))
     chunks = [(tasks[i:i + chunk_size], new_rows[i:i + chunk_size]) for i in range(0, len(tasks), chunk_size)]
     written = 0
     last_checkpoint = time.monotonic()
     with tqdm(total=len(tasks), desc="Writing patches", unit="patch", disable=not verbose) as progress:
-        if num_workers == 1:
-            _init_worker(slides)
-            try:
-                for chunk_tasks, chunk_rows in chunks:
-                    written += _write_patches(chunk_tasks)
-                    rows_by_path.update((row["path"], row) for row in chunk_rows)
-                    progress.update(len(chunk_tasks))
-                    if time.monotonic() - last_checkpoint > _CHECKPOINT_SECONDS:
-                        write_manifest(manifest_path, list(rows_by_path.values()))
-                        last_checkpoint = time.monotonic()
-            finally:
-                for handle in _WORKER_SLIDES.values():
-                    handle.close()
-                _WORKER_SLIDES.clear()
+        def landed(count, chunk_rows):
+            nonlocal written, last_checkpoint
+            written += count
+            rows_by_path.update((row["path"], row) for row in chunk_rows)
+            progress.update(count)
+            if time.monotonic() - last_checkpoint > _CHECKPOINT_SECONDS:
+                write_manifest(manifest_path, list(rows_by_path.values()))
+                last_checkpoint = time.monotonic()
+
+        if pool is None:
+            for chunk_tasks, chunk_rows in chunks:
+                landed(_write_patches(chunk_tasks), chunk_rows)
             return written
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=num_workers, mp_context=context,
-                                                    initializer=_init_worker, initargs=(slides,)) as pool:
-            futures = {pool.submit(_write_patches, chunk_tasks): chunk_rows for chunk_tasks, chunk_rows in chunks}
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    count = future.result()
-                    written += count
-                    rows_by_path.update((row["path"], row) for row in futures[future])
-                    progress.update(count)
-                    if time.monotonic() - last_checkpoint > _CHECKPOINT_SECONDS:
-                        write_manifest(manifest_path, list(rows_by_path.values()))
-                        last_checkpoint = time.monotonic()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        futures = {pool.submit(_write_patches, chunk_tasks): chunk_rows for chunk_tasks, chunk_rows in chunks}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                landed(future.result(), futures[future])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     return written
+
+
+def _plan_slides(slides, annotation_files, *, pool, verbose, **options):
+    """Plans every slide (thumbnail, tissue mask, labels), in the worker processes when there are
+    some: with many slides, planning in the parent alone was the serial part of the job."""
+    pairs = list(zip(slides, annotation_files))
+    with tqdm(total=len(pairs), desc="Planning slides", unit="slide", disable=not verbose) as progress:
+        if pool is None:
+            results = []
+            for slide, annotation_file in pairs:
+                results.append(plan_slide(slide, annotation_path=annotation_file, **options))
+                progress.update(1)
+        else:
+            futures = [pool.submit(_plan_one, slide, annotation_file, options) for slide, annotation_file in pairs]
+            for future in concurrent.futures.as_completed(futures):
+                progress.update(1)
+            results = [future.result() for future in futures]  # slide order, whatever finished first
+    return [plan for plans in results for plan in plans]
+
+
+def _plan_one(slide, annotation_file, options):
+    return plan_slide(slide, annotation_path=annotation_file, **options)
 
 
 def _summary_rows(plans, selected, levels):
@@ -810,3 +919,74 @@ def _summary_rows(plans, selected, levels):
             total[key] = sum(row[key] for row in level_rows)
         rows.append(total)
     return rows
+
+
+_SHARD_MANIFEST = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.csv$")
+
+
+def merge_manifests(out_dir, *, num_shards=None):
+    """Joins the manifests of the shards of one extraction into ``out_dir/manifest.csv``.
+
+    The shards' patches must all be in ``out_dir`` (a shared file system, or copied together).
+    Checks that every shard ``0 .. N-1`` is there, that they were made with the same settings, that
+    no patch is listed twice and that every listed patch file exists; then writes ``manifest.csv``
+    and ``extraction.json``, the same files an unsharded run writes.
+
+    Args:
+        out_dir: the extraction folder holding ``manifest.shard-I-of-N.csv`` files.
+        num_shards: the expected number of shards, or None to take it from the files.
+
+    Returns:
+        A dict: ``manifest_path``, ``num_shards``, ``rows`` (patches listed), ``per_shard`` (rows
+        per shard).
+
+    Raises:
+        FileNotFoundError: if ``out_dir`` has no shard manifest, or a listed patch file is missing.
+        ValueError: for shards missing, of different counts or settings, or a patch listed twice.
+    """
+    out_dir = os.fspath(out_dir)
+    num_shards = check_positive_int(num_shards, "num_shards", allow_none=True)
+    found = {}
+    for name in sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []:
+        match = _SHARD_MANIFEST.match(name)
+        if match:
+            found[(int(match.group(1)), int(match.group(2)))] = name
+    if not found:
+        raise FileNotFoundError(f"No shard manifests (manifest.shard-I-of-N.csv) in {out_dir}")
+    counts = sorted({n for _, n in found})
+    if len(counts) > 1:
+        raise ValueError(f"{out_dir} holds shards of different extractions (of {counts} shards); "
+                         "merge one set at a time.")
+    total = counts[0] if num_shards is None else int(num_shards)
+    if counts[0] != total:
+        raise ValueError(f"{out_dir} holds shards of {counts[0]}, not {total}. Received: num_shards={num_shards}")
+    missing = [i for i in range(total) if (i, total) not in found]
+    if missing:
+        raise ValueError(f"Shard(s) {missing} of {total} missing in {out_dir} (no manifest.shard-I-of-{total}.csv): "
+                         "run them, or wait for them to finish, before merging.")
+    settings = None
+    owner, per_shard = {}, []
+    for index in range(total):
+        manifest_name, settings_name = shard_file_names(index, total)
+        shard_settings = read_settings(out_dir, name=settings_name)
+        if shard_settings is None:
+            raise ValueError(f"Shard {index} of {total} in {out_dir} has no {settings_name}.")
+        if settings is None:
+            settings = shard_settings
+        elif shard_settings != settings:
+            raise ValueError(f"Shard {index} of {total} was extracted with other settings than shard 0 "
+                             f"({_differences(settings, shard_settings)}).")
+        rows = read_manifest(os.path.join(out_dir, manifest_name))
+        per_shard.append(len(rows))
+        for row in rows:
+            if row["path"] in owner:
+                raise ValueError(f"Patch {row['path']} is listed by shards {owner[row['path']][0]} and {index}.")
+            owner[row["path"]] = (index, row)
+    absent = [path for path in owner if not os.path.isfile(os.path.join(out_dir, path))]
+    if absent:
+        raise FileNotFoundError(f"{len(absent)} patch file(s) listed by the shards are not in {out_dir}, "
+                                f"e.g. {absent[0]} (shard {owner[absent[0]][0]}).")
+    manifest_path = os.path.join(out_dir, MANIFEST_NAME)
+    write_manifest(manifest_path, [row for _, row in owner.values()])
+    _write_text_atomic(os.path.join(out_dir, SETTINGS_NAME), json.dumps(settings, indent=2) + "\n")
+    return {"manifest_path": manifest_path, "num_shards": total, "rows": len(owner), "per_shard": per_shard}

@@ -304,13 +304,19 @@ def test_balanced_sampling_equalises_classes(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------- bad files
-def test_unreadable_files_are_skipped_counted_and_batches_refilled(tmp_path, caplog):
+def _bad_files_folder(tmp_path):
+    """6 readable files and 3 unreadable ones (corrupt, empty, truncated) in one class folder."""
     for i in range(6):
         _grey_file(tmp_path / "a" / f"{i}.png", i)
     (tmp_path / "a" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     (tmp_path / "a" / "empty.jpg").write_bytes(b"")
     good = (tmp_path / "a" / "0.png").read_bytes()
     (tmp_path / "a" / "truncated.png").write_bytes(good[: len(good) // 2])
+    return tmp_path
+
+
+def test_unreadable_files_are_skipped_counted_and_their_slots_refilled(tmp_path, caplog):
+    _bad_files_folder(tmp_path)
     reader = ImageReader.from_folder(tmp_path, batch_size=4, seed=1)
     assert len(reader) == 3  # 9 listed files
     with caplog.at_level(logging.WARNING, logger="data_readers.image_reader"):
@@ -318,8 +324,8 @@ def test_unreadable_files_are_skipped_counted_and_batches_refilled(tmp_path, cap
         ids = []
         for x, _ in reader:
             ids += _identify(x)
-    assert sizes == [4, 2]  # batches refilled from the next files; the last one is short
-    assert sorted(ids) == list(range(6))
+    assert sizes == [4, 4, 1]  # slots of unreadable files refilled: len(reader) full batches
+    assert set(ids) == set(range(6)) and len(ids) == 9  # 3 readable files read twice
     assert reader.skipped == 3
     assert sorted(os.path.basename(p) for p in reader.skipped_paths) == [
         "corrupt.png", "empty.jpg", "truncated.png"
@@ -328,7 +334,28 @@ def test_unreadable_files_are_skipped_counted_and_batches_refilled(tmp_path, cap
     assert len(warnings) == 3  # one per file, not one per epoch
 
     dropped = ImageReader.from_folder(tmp_path, batch_size=4, seed=1, drop_remainder=True)
-    assert [len(x) for x, _ in dropped] == [4]
+    assert [len(x) for x, _ in dropped] == [4, 4]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(batch_size=4, seed=1), dict(batch_size=2, seed=2, drop_remainder=True),
+     dict(batch_size=3, seed=3, num_shards=2, shard_index=1), dict(batch_size=4, shuffle=False)],
+)
+def test_len_is_the_batches_of_every_face_with_bad_files(tmp_path, options):
+    _bad_files_folder(tmp_path)
+    reader = ImageReader.from_folder(tmp_path, num_threads=2, **options)
+    iterated = [(_identify(x), y.tolist()) for x, y in reader.iter_epoch(0)]
+    reader.set_epoch(0)
+    from_tf = [(_identify(x.numpy()), y.numpy().tolist()) for x, y in reader.as_tf_dataset()]
+    reader.set_epoch(0)
+    py_dataset = reader.as_py_dataset(workers=1)
+    from_py = [(_identify(x), y.tolist()) for x, y in (py_dataset[i] for i in range(len(py_dataset)))]
+    assert len(reader) == len(iterated) == len(from_tf) == len(from_py) > 0
+    assert iterated == from_tf == from_py
+    read = {reader.paths[i] for i in reader.epoch_indices(0)}
+    unreadable = {p for p in read if not os.path.basename(p)[0].isdigit()}
+    assert set(reader.skipped_paths) == unreadable and unreadable  # skipped and counted, once
 
 
 def test_strict_raises_with_the_path(tmp_path):
@@ -443,6 +470,12 @@ def test_tf_dataset_reads_successive_epochs_in_the_iterators_order(class_folder)
             labels += batch_labels.numpy().tolist()
         assert (ids, labels) == _all_ids(reader, epoch)
     assert reader.epoch == 3
+
+
+def test_tf_batches_kept_alive_are_not_overwritten_by_recycled_arrays(class_folder):
+    reader = ImageReader.from_folder(class_folder, batch_size=1, seed=4, num_threads=2)
+    kept = list(reader.as_tf_dataset(prefetch=1))  # 9 tensors alive, more than the array pool
+    assert [_identify(x.numpy()) for x, _ in kept] == [[i] for i in _all_ids(reader, 0)[0]]
 
 
 def test_tf_dataset_fills_unreadable_slots(tmp_path):

@@ -6,6 +6,7 @@ are compared with what the extractor writes.
 """
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -317,3 +318,63 @@ def test_data_readers_wsi_imports_neither_ganaug_nor_tensorflow():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ganaug', 'tensorflow', 'keras')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def _tree(out_dir):
+    """``{relative path: bytes}`` of the patches of an extraction."""
+    return {str(p.relative_to(out_dir)): p.read_bytes() for p in sorted(out_dir.rglob("*.png"))}
+
+
+@pytest.mark.multiprocess
+def test_one_shard_and_three_shards_merged_give_the_same_manifest_and_patches(slide, tmp_path, capsys):
+    from ganaug.cli import main
+
+    kwargs = dict(annotations=[slide["xml"]], levels=(0, 1), seed=2, **FAST)
+    whole = wsi.extract_patches(slide["slide"], tmp_path / "one", **kwargs)
+    common = [str(slide["slide"]), "--out", str(tmp_path / "three"), "--annotations", str(slide["xml"]),
+              "--levels", "0", "1", "--mask-downsample", "8", "--seed", "2", "--quiet", "--num-shards", "3"]
+    for index in (2, 0):
+        assert main(["extract-patches", *common, "--shard-index", str(index)]) == 0
+    assert main(["merge-manifests", str(tmp_path / "three")]) == 2  # shard 1 missing
+    assert "Shard(s) [1] of 3 missing" in capsys.readouterr().err
+    shard = wsi.extract_patches(slide["slide"], tmp_path / "three", num_workers=2, num_shards=3, shard_index=1,
+                                **kwargs)
+    assert 0 < shard.written < whole.written
+    assert main(["merge-manifests", str(tmp_path / "three"), "--num-shards", "3"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["rows"] == whole.written and sum(merged["per_shard"]) == whole.written
+    for name in ("manifest.csv", "extraction.json"):
+        assert (tmp_path / "three" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    assert _tree(tmp_path / "three") == _tree(tmp_path / "one")
+
+
+def test_merge_refuses_duplicates_other_settings_and_missing_patches(slide, tmp_path):
+    kwargs = dict(annotations=[slide["xml"]], levels=(0,), **FAST)
+    for index in (0, 1):
+        wsi.extract_patches(slide["slide"], tmp_path, num_shards=2, shard_index=index, **kwargs)
+    first, second = (tmp_path / f"manifest.shard-{i}-of-2.csv" for i in (0, 1))
+    original = second.read_text()
+    second.write_text(original + first.read_text().splitlines()[1] + "\n")
+    with pytest.raises(ValueError, match="listed by shards 0 and 1"):
+        wsi.merge_manifests(tmp_path)
+    second.write_text(original)
+    with pytest.raises(ValueError, match="not 3"):
+        wsi.merge_manifests(tmp_path, num_shards=3)
+    victim = tmp_path / wsi.read_manifest(first)[0]["path"]
+    victim.unlink()
+    with pytest.raises(FileNotFoundError, match="1 patch file"):
+        wsi.merge_manifests(tmp_path)
+    wsi.extract_patches(slide["slide"], tmp_path, num_shards=2, shard_index=0, **kwargs)  # resumes: rewrites it
+    assert victim.exists() and wsi.merge_manifests(tmp_path)["num_shards"] == 2
+    settings = tmp_path / "extraction.shard-1-of-2.json"
+    settings.write_text(settings.read_text().replace('"seed": 0', '"seed": 5'))
+    with pytest.raises(ValueError, match="other settings"):
+        wsi.merge_manifests(tmp_path)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"num_shards": 0}, "num_shards"), ({"num_shards": 2, "shard_index": 2},
+                                                                                "shard_index")])
+def test_bad_shard_arguments_are_named(slide, tmp_path, kwargs, name):
+    with pytest.raises(ValueError, match=f"Received: {name}="):
+        wsi.extract_patches(slide["slide"], tmp_path / "out", **FAST, **kwargs)
+    assert not (tmp_path / "out").exists()

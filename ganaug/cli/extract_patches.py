@@ -57,6 +57,11 @@ def register(subparsers):
     parser.add_argument("--mask-downsample", type=float, default=32.0,
                         help="level-0 pixels per tissue-mask pixel (default: 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the class subsampling (default: 0)")
+    parser.add_argument("--num-shards", type=int, default=1,
+                        help="machines sharing the job (SLURM array, Kubernetes Indexed Job); join their "
+                        "manifests with 'ganaug merge-manifests' (default: 1)")
+    parser.add_argument("--shard-index", type=int, default=0,
+                        help="this machine's shard in [0, --num-shards), e.g. $SLURM_ARRAY_TASK_ID (default: 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     parser.set_defaults(func=run)
 
@@ -84,5 +89,6 @@ def run(args):
         ambiguous=args.ambiguous, group_labels=group_labels, balance=not args.no_balance,
         max_per_class=args.max_per_class, seed=args.seed, num_workers=args.workers,
         mask_downsample=args.mask_downsample, overwrite=args.overwrite, verbose=0 if args.quiet else 1,
+        num_shards=args.num_shards, shard_index=args.shard_index,
     )
     return 0
