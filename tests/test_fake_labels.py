@@ -89,3 +89,20 @@ def test_train_gan_records_the_frequencies(tmp_path):
     options = json.load(open(os.path.join(run_dir, "config.json")))["options"]
     assert options["fake_labels"] == "data"
     np.testing.assert_allclose(options["fake_label_probabilities"], [0.75, 0.1875, 0.0625])
+
+
+def test_a_balanced_reader_gives_equal_shares(tmp_path):
+    import cv2
+
+    from data_readers.image_reader import ImageReader
+
+    paths, labels = [], []
+    for label, count in enumerate(COUNTS):
+        for index in range(count):
+            path = os.path.join(tmp_path, f"{label}_{index}.png")
+            cv2.imwrite(path, np.full((16, 16, 3), 10 * label, np.uint8))
+            paths.append(path)
+            labels.append(label)
+    for balanced, expected in ((False, [0.75, 0.1875, 0.0625]), (True, [1 / 3] * 3)):
+        reader = ImageReader.from_paths(paths, labels, class_names=["a", "b", "c"], batch_size=8, balanced=balanced)
+        np.testing.assert_allclose(TrainingData(reader).class_frequencies(3), expected)
