@@ -69,7 +69,7 @@ def main():
     spent["cdcgan"] = train_for("cdcgan", budget, reader, run["cdcgan"], args.chunk, preset="fernandez2021",
                                 model_options=small, diffaugment="color,translation,cutout", **common)
     spent["sngan"] = train_for("sngan", budget, reader, run["sngan"], args.chunk, preset="sngan_cpu",
-                               discriminator_steps=1, model_options={"generator_filters": 32, "discriminator_filters": 32},
+                               model_options={"generator_filters": 32, "discriminator_filters": 32},
                                **common)
     for name, (steps, seconds) in spent.items():
         print(f"{name:>8s}: {steps} steps in {seconds} CPU s")

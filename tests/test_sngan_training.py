@@ -95,7 +95,7 @@ def test_resolve_config_rejects_unknown_settings_and_applies_presets():
     with pytest.raises(ValueError, match=r"Received: generator_filter=32"):
         resolve_config("dcgan", "fernandez2021", generator_filter=32)
     settings = resolve_config("sngan", "sngan_cpu", image_size=16, batch_size=8)
-    assert settings["training"]["loss"] == "hinge" and settings["training"]["discriminator_steps"] == 2
+    assert settings["training"]["loss"] == "hinge" and settings["training"]["discriminator_steps"] == 1
     assert settings["training"]["batch_size"] == 8 and settings["image_size"] == 16
     assert settings["model"]["generator_filters"] == 64
     assert resolve_config("dcgan", "fernandez2021")["image_size"] == 256  # the preset's, not a default
@@ -136,7 +136,7 @@ def test_cli_trains_resumes_and_generates_per_label(tmp_path):
     resumed = _cli(*common, "--steps", "4", "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     config = json.load(open(tmp_path / "run" / "config.json"))
-    assert config["family"] == "sngan" and config["options"]["discriminator_steps"] == 2
+    assert config["family"] == "sngan" and config["options"]["discriminator_steps"] == 1
     assert config["options"]["loss"] == "hinge" and config["options"]["ema_decay"] == 0.999
     assert config["options"]["diffaugment"]  # auto: on for a data set under 5,000 images
     history = json.load(open(tmp_path / "run" / "history.json"))

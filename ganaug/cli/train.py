@@ -28,6 +28,9 @@ def register(subparsers):
     parser.add_argument("--instance-noise", type=float, default=None)
     parser.add_argument("--diffaugment", default=None, help="e.g. color,translation,cutout, or auto")
     parser.add_argument("--ema-decay", type=float, default=None)
+    parser.add_argument("--fake-labels", default=None, choices=("data", "uniform"),
+                        help="conditional families: draw the fakes' classes with the training labels' "
+                        "frequencies (data, the default) or uniformly")
     parser.add_argument("--r1-gamma", type=float, default=None, help="stylegan: R1 weight (preset's, else auto)")
     parser.add_argument("--r1-interval", type=int, default=None, help="stylegan: D steps between R1 terms (16)")
     parser.add_argument("--mixed-precision", action="store_true")
@@ -77,7 +80,8 @@ def run(args):
         loss=args.loss,
         diffaugment=args.diffaugment,
         ema_decay=args.ema_decay,
-        **{k: v for k, v in (("r1_gamma", args.r1_gamma), ("r1_interval", args.r1_interval)) if v is not None},
+        **{k: v for k, v in (("r1_gamma", args.r1_gamma), ("r1_interval", args.r1_interval),
+                                          ("fake_labels", args.fake_labels)) if v is not None},
         mixed_precision=args.mixed_precision,
         jit_compile=args.jit_compile,
         strategy=args.strategy,

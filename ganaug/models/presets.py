@@ -162,7 +162,8 @@ PRESETS = {
     "sngan_cpu": {
         "reference": (
             "ganaug's CPU-sized variant of 'miyato2018' (Miyato et al. 2018; Miyato & Koyama 2018): "
-            "same structure and optimiser, narrower networks and fewer discriminator steps"
+            "same structure, narrower networks, one discriminator step per generator step with the "
+            "two time-scale learning rates of Heusel et al. 2017, DiffAugment translation only"
         ),
         "image_size": 32,
         "channels": 3,
@@ -174,22 +175,30 @@ PRESETS = {
             "latent_distribution": "normal",
             "batch_size": 64,
             "generator_learning_rate": 2e-4,
-            "discriminator_learning_rate": 2e-4,
+            "discriminator_learning_rate": 4e-4,
             "adam_beta_1": 0.0,
             "adam_beta_2": 0.9,
             "loss": "hinge",
             "epochs": None,
             "generator_steps": 1,
-            "discriminator_steps": 2,
+            "discriminator_steps": 1,
             "label_smoothing": 0.0,
             "instance_noise_stddev": 0.0,
+            "diffaugment": "translation",
             "assumed": {
                 "generator_filters": "64 instead of the paper's 256: about 1/16 of the generator's "
                 "convolution cost, so a step fits a 2-core CPU",
                 "discriminator_filters": "64 instead of the paper's 128: about 1/4 of the "
                 "discriminator's convolution cost",
-                "discriminator_steps": "2 instead of the paper's 5: with 5, discriminator updates take "
-                "most of a CPU run's time; 2 is our choice for speed, not a tuned value",
+                "discriminator_steps": "1 instead of the paper's 5, with the discriminator's learning "
+                "rate doubled instead (two time-scale update rule, Heusel et al. 2017): five "
+                "discriminator updates take most of a CPU run's time",
+                "discriminator_learning_rate": "4e-4 instead of 2e-4 (see discriminator_steps). On the "
+                "embedded data set (32 px, 875 training images, 1,500 steps at widths 32/32) it raised "
+                "TRTS fidelity from 0.51 to 0.66 and lowered FID from 7.6 to 5.7",
+                "diffaugment": "translation only instead of the 'auto' policy color,translation,cutout "
+                "(Zhao et al. 2020's choice for long runs on small data): in the same 1,500-step runs "
+                "color and cutout slowed the generator down (fidelity 0.51 with them, 0.82 without)",
                 "epochs": "as 'miyato2018': None, the trainer's own default applies",
             },
         },

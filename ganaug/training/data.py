@@ -93,6 +93,25 @@ class TrainingData:
                 f"Received: data={type(data).__name__}"
             )
 
+    def class_frequencies(self, num_classes):
+        """Returns the share of each class among the training labels, or None when unknown.
+
+        Known for numpy arrays and readers with a ``labels`` array (equal shares of the classes
+        present for a class-balanced reader, ``balanced=True``); a ``tf.data.Dataset`` is not read
+        ahead for it (None).
+        """
+        labels = self.labels if self.kind == "arrays" else getattr(self.reader, "labels", None)
+        if labels is None:
+            return None
+        labels = np.asarray(labels).reshape(-1)
+        labels = labels[(labels >= 0) & (labels < num_classes)]
+        if not len(labels):
+            return None
+        counts = np.bincount(labels, minlength=num_classes)[:num_classes].astype(np.float64)
+        if getattr(self.reader, "balanced", False):
+            counts = (counts > 0).astype(np.float64)  # a class-balanced reader draws every class equally
+        return counts / counts.sum()
+
     def distributed(self, strategy, *, start_step=0):
         """Returns an iterable of distributed ``(images, labels)`` batches starting at ``start_step``."""
         if self.kind == "arrays":

@@ -104,7 +104,9 @@ def train_gan(
         verbose: 0 silences the progress bar.
         **options: engine options of ``GANTrainer`` (``config.ENGINE_KEYS``: ``mixed_precision``,
             ``jit_compile``, ``instance_noise_decay_steps``, ``gradient_penalty_weight``) or
-            further training numbers (``adam_beta_1``, ``adam_beta_2``; StyleGAN: ``r1_gamma``
+            further training numbers (``adam_beta_1``, ``adam_beta_2``, ``fake_labels``
+            (``"data"``, the default: the fakes' classes follow the training labels' frequencies;
+            ``"uniform"``; see ``GANTrainer``); StyleGAN: ``r1_gamma``
             (``"auto"``: ``0.0002 * image_size**2 / batch_size``), ``r1_interval``,
             ``style_mixing_probability``, ``w_avg_decay``, ``adam_epsilon``).
 
@@ -203,6 +205,7 @@ def train_gan(
         diffaugment=training["diffaugment"],
         ema_decay=training["ema_decay"],
         num_classes=num_classes,
+        fake_labels=training["fake_labels"],
         strategy=strategy,
         seed=seed,
         objective_options={k: training[k] for k in OBJECTIVES[family].options},

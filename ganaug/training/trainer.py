@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -49,6 +50,9 @@ from ganaug.training.sampling import generate_images, sample_grid_inputs
 
 # Named slots of the per-step seeds (one column each of ``tf.random.Generator.make_seeds``).
 # A discriminator update uses DISCRIMINATOR_SEEDS; each generator update the next GENERATOR_SEEDS.
+#: How a conditional family draws its fakes' classes (``GANTrainer(fake_labels=...)``).
+FAKE_LABELS = ("data", "uniform")
+
 DISCRIMINATOR_SEEDS = ("latent", "fake_label", "real_noise", "fake_noise", "penalty", "real_augment", "fake_augment")
 GENERATOR_SEEDS = ("latent", "fake_label", "noise", "augment")
 
@@ -108,6 +112,15 @@ class GANTrainer:
         gradient_penalty_weight: weight of the WGAN-GP penalty (``loss="wasserstein"`` only).
         num_classes: number of classes of a conditional model; read from the models or the data
             when None.
+        fake_labels: how a conditional family draws the classes of its fakes: ``"data"``
+            (default) with the training labels' class frequencies, so that the label alone tells
+            the discriminator nothing about realness (BigGAN, Brock et al. 2019, samples y from
+            the data distribution); ``"uniform"``: every class equally often. With uniform fakes on
+            imbalanced data (the embedded set has 338 neutrophils and 16 basophils) a projection
+            discriminator learns "rare label -> fake" and "frequent label -> real" from the label
+            alone, and the frequent classes' fakes pass with no pressure on the image. When the
+            frequencies cannot be known up front (a ``tf.data.Dataset``), ``"data"`` falls back to
+            uniform with a warning.
         mixed_precision: build the models (from builders) under ``"mixed_float16"`` and wrap both
             optimisers in ``keras.optimizers.LossScaleOptimizer``.
         jit_compile: compile the per-replica step with XLA. The run is reproducible from its seed,
@@ -143,6 +156,7 @@ class GANTrainer:
         latent_distribution="normal",
         gradient_penalty_weight=10.0,
         num_classes=None,
+        fake_labels="data",
         mixed_precision=False,
         jit_compile=False,
         strategy="auto",
@@ -165,6 +179,10 @@ class GANTrainer:
         self.diffaugment = parse_policy(diffaugment)
         self.ema_decay = check_ema_decay(ema_decay)
         self.latent_distribution = validate_distribution(latent_distribution)
+        if fake_labels not in FAKE_LABELS:
+            raise ValueError(f"`fake_labels` must be one of {FAKE_LABELS}. Received: fake_labels={fake_labels!r}")
+        self.fake_labels = fake_labels
+        self.fake_label_probabilities = None  # set by fit from the data when fake_labels="data"
         self.gradient_penalty_weight = check_number(gradient_penalty_weight, "gradient_penalty_weight")
         if not isinstance(mixed_precision, bool):
             raise TypeError(f"`mixed_precision` must be True or False. Received: mixed_precision={mixed_precision!r}")
@@ -366,10 +384,43 @@ class GANTrainer:
     def _fake_labels(self, batch, seed):
         if not self.conditional:
             return tf.zeros([batch.size], tf.int32)
-        values = tf.random.stateless_uniform(
-            batch.global_shape(), seed, minval=0, maxval=self.num_classes, dtype=tf.int32, alg=_RNG_ALG
-        )
+        if self.fake_label_probabilities is None:
+            values = tf.random.stateless_uniform(
+                batch.global_shape(), seed, minval=0, maxval=self.num_classes, dtype=tf.int32, alg=_RNG_ALG
+            )
+        else:
+            # Inverse CDF of the class frequencies (the same draw on every replica and device).
+            cumulative = tf.constant(np.cumsum(self.fake_label_probabilities)[:-1], tf.float32)
+            uniform = tf.random.stateless_uniform(batch.global_shape(), seed, alg=_RNG_ALG)
+            values = tf.searchsorted(cumulative, uniform, side="right", out_type=tf.int32)
         return batch.local(values)
+
+    def _set_fake_label_probabilities(self, training_data):
+        """Fixes the fakes' class frequencies from the data (``fake_labels="data"``) before tracing."""
+        probabilities = None
+        if self.conditional and self.fake_labels == "data":
+            probabilities = training_data.class_frequencies(self.num_classes)
+            if probabilities is None:
+                warnings.warn(
+                    "fake_labels='data': the class frequencies of this data cannot be read up front "
+                    f"({training_data.description}); the fakes' classes are drawn uniformly.",
+                    stacklevel=3,
+                )
+            elif np.any(probabilities == 0):
+                missing = np.flatnonzero(probabilities == 0).tolist()
+                raise ValueError(
+                    f"fake_labels='data': classes {missing} have no training images, so the generator "
+                    "would never be trained for them; pass fake_labels='uniform' to train them anyway. "
+                    f"Received: class frequencies {np.round(probabilities, 4).tolist()}"
+                )
+        if probabilities is not None:
+            probabilities = np.asarray(probabilities, np.float64)
+        changed = (probabilities is None) != (self.fake_label_probabilities is None) or (
+            probabilities is not None and not np.array_equal(probabilities, self.fake_label_probabilities)
+        )
+        if changed:
+            self.fake_label_probabilities = probabilities
+            self._train_functions = {}
 
     def _generate(self, batch, latents, labels, seed):
         images = self.objective.generate(
@@ -564,6 +615,7 @@ class GANTrainer:
             self.num_classes = training_data.num_classes
             if self.num_classes is None:
                 raise ValueError("Cannot tell the number of classes: pass `num_classes=` to GANTrainer. Received: num_classes=None")
+        self._set_fake_label_probabilities(training_data)
         if steps is None:
             epochs = check_int(epochs, "epochs", 1)
             if not training_data.steps_per_epoch:
@@ -737,6 +789,10 @@ class GANTrainer:
                 "instance_noise": self.instance_noise,
                 "instance_noise_decay_steps": self.instance_noise_decay_steps,
                 "diffaugment": list(self.diffaugment) or None,
+                "fake_labels": self.fake_labels if self.conditional else None,
+                "fake_label_probabilities": (
+                    None if self.fake_label_probabilities is None else self.fake_label_probabilities.tolist()
+                ),
                 "ema_decay": self.ema_decay,
                 "generator_is_ema": self.ema_decay is not None,
                 "gradient_penalty_weight": self.gradient_penalty_weight if self.loss == "wasserstein" else None,

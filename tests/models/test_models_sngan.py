@@ -319,8 +319,10 @@ def test_presets_and_overrides():
     assert training["latent_distribution"] in models.LATENT_DISTRIBUTIONS
     cpu = models.get_preset("sngan_cpu")
     assert cpu["generator_filters"] < 256 and cpu["discriminator_filters"] < 128
-    assert cpu["training"]["discriminator_steps"] == 2
-    assert {"generator_filters", "discriminator_filters", "discriminator_steps"} <= set(cpu["training"]["assumed"])
+    assert cpu["training"]["discriminator_steps"] == 1
+    assert cpu["training"]["discriminator_learning_rate"] == 2 * cpu["training"]["generator_learning_rate"]
+    assert {"generator_filters", "discriminator_filters", "discriminator_steps", "discriminator_learning_rate",
+            "diffaugment"} <= set(cpu["training"]["assumed"])
     # The DCGAN presets keep their training keys; the new ones only add.
     assert "discriminator_steps" not in models.get_preset("fernandez2021")["training"]
 
