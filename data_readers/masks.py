@@ -249,3 +249,44 @@ class PairedReader:
             f"PairedReader({self.root!r}, {len(self.images)} pairs, image_size={self.images.shape[1]}, "
             f"regions={self.region_names})"
         )
+
+
+def load_masks(source, *, image_size=None):
+    """Returns label maps from a paired data set (manifest with a ``mask`` column) or a folder of mask PNGs.
+
+    Args:
+        source: a data set folder / manifest (its ``mask`` column is read), or a folder whose
+            ``.png`` files (recursive, sorted) are masks.
+        image_size: resize nearest-neighbour to this side (None: stored size; all must agree).
+
+    Returns:
+        ``(masks uint8 (N, S, S), paths)``.
+
+    Raises:
+        FileNotFoundError: if ``source`` does not exist.
+        ValueError: if it holds no masks or masks of different sizes without ``image_size``.
+    """
+    source = os.fspath(source)
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"Masks not found: {source}")
+    manifest = os.path.join(source, MANIFEST_FILE) if os.path.isdir(source) else source
+    paths = None
+    if os.path.isfile(manifest):
+        with open(manifest, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+        if rows and "mask" in rows[0]:
+            root = os.path.dirname(os.path.abspath(manifest))
+            paths = [p if os.path.isabs(p) else os.path.join(root, *p.split("/")) for p in (r["mask"] for r in rows)]
+    if paths is None:
+        if not os.path.isdir(source):
+            raise ValueError(f"Not a manifest with a `mask` column nor a folder of masks. Received: source={source!r}")
+        paths = sorted(
+            os.path.join(folder, name) for folder, _, names in os.walk(source) for name in names
+            if name.lower().endswith(".png")
+        )
+    if not paths:
+        raise ValueError(f"No masks found. Received: source={source!r}")
+    masks = [resize_mask(read_mask(path), image_size) for path in paths]
+    if len({m.shape for m in masks}) > 1:
+        raise ValueError(f"Masks of different sizes in {source}; pass image_size=. Received: image_size=None")
+    return np.stack(masks), paths

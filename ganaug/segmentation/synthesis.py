@@ -82,3 +82,90 @@ def colour_masks(masks, num_labels):
     if num_labels > len(palette):
         palette = np.concatenate([palette, np.random.default_rng(0).integers(0, 255, (num_labels - len(palette), 3), np.uint8)])
     return palette[np.asarray(masks).astype(np.int64)]
+
+
+def write_generated_pairs(generator, masks, out_dir, *, per_mask=1, seed=0, region_names=None, source_paths=None,
+                          overwrite=False):
+    """Generates ``per_mask`` images per mask and writes them as a paired data set.
+
+    Layout (readable by ``data_readers.masks.PairedReader``): ``image_<i>.png``,
+    ``masks/mask_<i>.png`` (the input mask, one-channel label indices), ``manifest.csv`` with
+    ``path, mask, source_mask, seed, style`` and ``dataset.json`` with the ``region_names``.
+
+    Args:
+        generator: a trained ``build_spade_generator`` model.
+        masks: integer label maps ``(N, S, S)``.
+        out_dir: the folder to write (must be empty or missing unless ``overwrite``).
+        per_mask: styles (codes) per mask.
+        seed: seed of the codes.
+        region_names: names of the labels (``"0", "1", ...`` when None).
+        source_paths: optional path of each input mask, recorded in the manifest.
+        overwrite: replace the files of an earlier call.
+
+    Returns:
+        The number of images written.
+
+    Raises:
+        FileExistsError: if ``out_dir`` is not empty and ``overwrite`` is False.
+    """
+    import csv
+    import json
+    import os
+
+    from data_readers.synthetic import write_png
+
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
+        raise FileExistsError(f"Output folder is not empty (pass --overwrite to replace it): {out_dir}")
+    images, repeated = generate_from_masks(generator, masks, per_mask=per_mask, seed=seed)
+    if overwrite and os.path.isdir(out_dir):  # the files of an earlier call, and only those
+        import shutil
+
+        shutil.rmtree(os.path.join(out_dir, "masks"), ignore_errors=True)
+        for name in os.listdir(out_dir):
+            if (name.startswith("image_") and name.endswith(".png")) or name in ("manifest.csv", "dataset.json"):
+                os.remove(os.path.join(out_dir, name))
+    os.makedirs(os.path.join(out_dir, "masks"), exist_ok=True)
+    pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    rows = []
+    for index, (image, mask) in enumerate(zip(pixels, repeated)):
+        name, mask_name = f"image_{index:05d}.png", f"masks/mask_{index:05d}.png"
+        write_png(os.path.join(out_dir, name), image)
+        write_png(os.path.join(out_dir, *mask_name.split("/")), mask.astype(np.uint8))
+        source = source_paths[index // per_mask] if source_paths is not None else ""
+        rows.append([name, mask_name, source, seed, index % per_mask])
+    with open(os.path.join(out_dir, "manifest.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "mask", "source_mask", "seed", "style"])
+        writer.writerows(rows)
+    num_labels = int(spade_decoder_of(generator).get_layer("mask_one_hot").num_labels)
+    names = list(region_names) if region_names else [str(i) for i in range(num_labels)]
+    with open(os.path.join(out_dir, "dataset.json"), "w") as handle:
+        json.dump({"name": "SPADE-generated pairs", "region_names": names, "num_images": len(rows),
+                   "per_mask": per_mask, "seed": seed}, handle, indent=2)
+    return len(rows)
+
+
+def triplet_grid(generator, masks, real_images, *, num_labels, per_mask=3, seed=0):
+    """Returns a ``uint8`` mosaic: per row a coloured mask, ``per_mask`` images generated from it, the real image.
+
+    Args:
+        generator: a trained ``build_spade_generator`` model.
+        masks: ``(R, S, S)`` label maps; real_images: their real images, float32 [-1, 1].
+        num_labels: labels (for the palette).
+        per_mask: generated styles per row.
+        seed: seed of the codes.
+    """
+    generated, _ = generate_from_masks(generator, masks, per_mask=per_mask, seed=seed)
+    size = masks.shape[1]
+    gap = 2
+    columns = 2 + per_mask
+    mosaic = np.full((len(masks) * (size + gap) + gap, columns * (size + gap) + gap, 3), 255, np.uint8)
+    to_uint8 = lambda x: np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)  # noqa: E731
+    for row, mask in enumerate(masks):
+        tiles = [colour_masks(mask, num_labels)] + [to_uint8(g) for g in generated[row * per_mask:(row + 1) * per_mask]]
+        tiles.append(to_uint8(real_images[row]))
+        top = gap + row * (size + gap)
+        for column, tile in enumerate(tiles):
+            left = gap + column * (size + gap)
+            mosaic[top:top + size, left:left + size] = tile
+    return mosaic
