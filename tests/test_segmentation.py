@@ -81,6 +81,11 @@ def test_mask_following_separates_a_following_generator_from_one_that_ignores_ma
     assert following["generated"]["mIoU"] > following["shuffled_control"]["mIoU"] + 0.2
     assert abs(ignoring["margin"]) < 0.1
 
+
+@pytest.mark.slow
+def test_experiment_runs_every_arm_and_seed_with_intervals():
+    images, masks = _colour_pairs(32, 0)
+    test_masks = _colour_pairs(16, 1)[1]
     result = run_segmentation_experiment(
         _ColourGenerator(True).model, images, masks, *_colour_pairs(16, 2), num_labels=3, new_masks=test_masks,
         arms=("real", "synthetic_new"), seeds=(0, 1), steps=3, batch_size=16, filters=4, num_bootstrap=20,
