@@ -60,7 +60,19 @@ training class (39,931 images, Table 5), band neutrophils class 1 (10,035, a qua
 rarest classes hold 1,240-2,904 images; the commonest class is here 20 times the rarest (basophils,
 also the rarest white cell in blood); the thesis's tables span 32x (Table 5) and 49x (Table 6)."""
 
+REGION_NAMES = ("background", "red_cell", "cytoplasm", "nucleus", "granules")
+"""The labels of a mask (``render_blood_cell_with_mask``), by index: the regions the drawing paints.
+"cytoplasm" is the white cell's cytoplasm; red cells have none of their own."""
+
+MASK_THRESHOLDS = {"red_cell": 0.2, "cytoplasm": 0.4, "nucleus": 0.4, "granules": 0.3}
+"""A pixel belongs to a region when the region's density map, area-averaged to the output size
+(the fraction of the pixel it covers, times its drawing weight), exceeds the threshold; later
+regions in ``REGION_NAMES`` win where several do (granules over nucleus over cytoplasm over red
+cells). Red cells and granules have lower thresholds: red cells have pale centres (density
+0.35-0.6 of the rim) and granules are often smaller than a pixel."""
+
 MIN_IMAGE_SIZE = 16
+MASKS_FOLDER = "masks"
 MANIFEST_FILE = "manifest.csv"
 DATASET_FILE = "dataset.json"
 
@@ -554,6 +566,47 @@ def render_blood_cell(class_index_or_name, *, image_size=64, seed=0):
         ValueError: for an unknown class, an out-of-range index, ``image_size < 16`` or a negative seed.
         TypeError: for arguments of the wrong type.
     """
+    return _render(class_index_or_name, image_size, seed, with_mask=False)[0]
+
+
+def render_blood_cell_with_mask(class_index_or_name, *, image_size=64, seed=0):
+    """Returns ``render_blood_cell(...)`` and its label map, drawn from the same regions.
+
+    The image is bit-identical to ``render_blood_cell`` with the same arguments: the mask is
+    computed from the density maps the drawing paints (no extra random draws). Each pixel gets the
+    index in ``REGION_NAMES`` of the region that covers it (``MASK_THRESHOLDS``): 0 background,
+    1 red cell, 2 white-cell cytoplasm, 3 nucleus, 4 granules. The label map plays the part of the
+    semantic maps of SHI-GAN (Falahkheirkhah et al., "Deepfake histological images", section 2),
+    from which images are synthesised.
+
+    Args:
+        class_index_or_name, image_size, seed: as in ``render_blood_cell``.
+
+    Returns:
+        ``(image, mask)``: ``uint8`` RGB ``(image_size, image_size, 3)`` and ``uint8``
+        ``(image_size, image_size)`` with values in ``[0, len(REGION_NAMES))``.
+
+    Raises:
+        ValueError, TypeError: as ``render_blood_cell``.
+    """
+    return _render(class_index_or_name, image_size, seed, with_mask=True)
+
+
+def _region_mask(red_cells, cytoplasm, nucleus, granules, image_size):
+    """The label map (``REGION_NAMES`` indices) of area-averaged density maps."""
+    maps = cv2.resize(
+        np.stack([red_cells, cytoplasm, nucleus, granules], axis=-1), (image_size, image_size),
+        interpolation=cv2.INTER_AREA,
+    )
+    mask = np.zeros((image_size, image_size), np.uint8)
+    for index, name in enumerate(REGION_NAMES[1:]):
+        mask[maps[..., index] > MASK_THRESHOLDS[name]] = index + 1
+    return mask
+
+
+def _render(class_index_or_name, image_size, seed, *, with_mask):
+    """Draws one image; returns ``(image, mask or None)``. The random draws do not depend on
+    ``with_mask``."""
     class_name = CLASS_NAMES[_class_index(class_index_or_name)]
     image_size = _check_image_size(image_size)
     seed = _check_seed(seed)
@@ -582,6 +635,7 @@ def render_blood_cell(class_index_or_name, *, image_size=64, seed=0):
 
     cover = rng.uniform(0.75, 1.0)  # red cells pushed aside by (or lying under) the white cell
     red_cells *= 1.0 - cover * np.clip(cell.cytoplasm + cell.nucleus, 0.0, 1.0)
+    mask = _region_mask(red_cells, cell.cytoplasm, cell.nucleus, granules, image_size) if with_mask else None
     # Downsampling is linear, so the density maps are averaged to the output size before mixing.
     maps = cv2.resize(
         np.stack([red_cells, cytoplasm, nucleus, granules], axis=-1),
@@ -612,7 +666,7 @@ def render_blood_cell(class_index_or_name, *, image_size=64, seed=0):
     saturation = hsv[..., 1].astype(np.float32) * rng.uniform(0.8, 1.2)
     hsv[..., 0] = hue.astype(np.uint8)
     hsv[..., 1] = np.clip(saturation, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), mask
 
 
 # --------------------------------------------------------------------------------------------------
@@ -761,28 +815,36 @@ def _relative_path(class_name, index):
 
 
 def blood_cell_arrays(
-    *, image_size=64, num_images=2000, counts=None, seed=0, num_workers=None, verbose=0
+    *, image_size=64, num_images=2000, counts=None, seed=0, num_workers=None, masks=False, verbose=0
 ):
     """Returns the embedded data set in memory: the same images ``make_blood_cell_dataset`` writes.
 
     Args:
         image_size, num_images, counts, seed, num_workers: as in ``make_blood_cell_dataset``.
+        masks: also return each image's label map (``render_blood_cell_with_mask``).
         verbose: 0 for silence, 1 for a progress bar.
 
     Returns:
         ``(images, labels)``: ``uint8`` RGB ``(N, image_size, image_size, 3)`` and ``int32`` ``(N,)``
-        indices into ``CLASS_NAMES``, in class order then index order.
+        indices into ``CLASS_NAMES``, in class order then index order; with ``masks=True``,
+        ``(images, labels, masks)`` with ``uint8`` masks ``(N, image_size, image_size)``
+        (indices into ``REGION_NAMES``).
 
     Raises:
         ValueError, TypeError: for a bad argument (the message names it).
     """
     image_size, seed, _, jobs, num_workers = _plan(image_size, num_images, counts, seed, num_workers)
-    images = _run(
-        lambda job: render_blood_cell(job[0], image_size=image_size, seed=job[2]),
+    if not isinstance(masks, bool):
+        raise TypeError(f"masks must be a bool. Received: masks={masks!r}")
+    drawn = _run(
+        lambda job: _render(job[0], image_size, job[2], with_mask=masks),
         jobs, num_workers, verbose, "blood cells",
     )
+    images = np.stack([image for image, _ in drawn])
     labels = np.array([CLASS_NAMES.index(job[0]) for job in jobs], dtype=np.int32)
-    return np.stack(images), labels
+    if masks:
+        return images, labels, np.stack([mask for _, mask in drawn])
+    return images, labels
 
 
 def make_blood_cell_dataset(
@@ -794,6 +856,7 @@ def make_blood_cell_dataset(
     seed=0,
     overwrite=False,
     num_workers=None,
+    masks=False,
     verbose=1,
 ):
     """Writes the embedded synthetic blood-cell data set as a folder-per-class PNG data set.
@@ -806,6 +869,13 @@ def make_blood_cell_dataset(
     distribution follows ``DEFAULT_CLASS_RATIOS`` (about 20x between the commonest and rarest class,
     like the CellaVision data of Klang & Carlberg's thesis, Tables 5-6) unless ``counts`` is given.
 
+    With ``masks=True`` every image also gets its label map (``render_blood_cell_with_mask``; the
+    images are the same bytes as without) as a one-channel PNG
+    ``out_dir/masks/<class_name>/<class_name>_<index:05d>.png`` holding ``REGION_NAMES`` indices,
+    the manifest gets a ``mask`` column (relative path) and ``dataset.json`` the ``region_names``.
+    Read such a data set through its manifest (``data_readers.masks.PairedReader``): a folder
+    reader would take ``masks/`` for one more class.
+
     Args:
         out_dir: the folder to write; created if missing.
         image_size: the side of the square images in pixels, at least 16.
@@ -817,6 +887,7 @@ def make_blood_cell_dataset(
             folders, manifest and dataset.json of a previous data set are replaced (other files are
             left alone).
         num_workers: threads drawing and writing images; ``min(4, os.cpu_count())`` when None.
+        masks: also write the label maps (see above).
         verbose: 0 for silence, 1 for a progress bar.
 
     Returns:
@@ -830,6 +901,8 @@ def make_blood_cell_dataset(
     image_size, seed, per_class, jobs, num_workers = _plan(image_size, num_images, counts, seed, num_workers)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be a bool. Received: overwrite={overwrite!r}")
+    if not isinstance(masks, bool):
+        raise TypeError(f"masks must be a bool. Received: masks={masks!r}")
     out_dir = os.path.abspath(os.fspath(out_dir))
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"out_dir exists and is not a folder. Received: out_dir={out_dir!r}")
@@ -838,7 +911,7 @@ def make_blood_cell_dataset(
             raise FileExistsError(
                 f"Output folder is not empty (pass overwrite=True to replace the data set): {out_dir}"
             )
-        for name in CLASS_NAMES:
+        for name in CLASS_NAMES + (MASKS_FOLDER,):
             shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
         for name in (MANIFEST_FILE, DATASET_FILE):
             if os.path.isfile(os.path.join(out_dir, name)):
@@ -846,21 +919,26 @@ def make_blood_cell_dataset(
     for name, count in per_class.items():
         if count:
             os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+            if masks:
+                os.makedirs(os.path.join(out_dir, MASKS_FOLDER, name), exist_ok=True)
     os.makedirs(out_dir, exist_ok=True)
 
     def write_one(job):
         name, index, own_seed = job
-        image = render_blood_cell(name, image_size=image_size, seed=own_seed)
+        image, mask = _render(name, image_size, own_seed, with_mask=masks)
         write_png(os.path.join(out_dir, *_relative_path(name, index).split("/")), image)
+        if masks:
+            write_png(os.path.join(out_dir, MASKS_FOLDER, *_relative_path(name, index).split("/")), mask)
 
     _run(write_one, jobs, num_workers, verbose, "blood cells")
 
     manifest_path = os.path.join(out_dir, MANIFEST_FILE)
     with open(manifest_path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["path", "label", "seed"])
+        writer.writerow(["path", "label", "seed"] + (["mask"] if masks else []))
         for name, index, own_seed in jobs:
-            writer.writerow([_relative_path(name, index), name, own_seed])
+            mask_column = [f"{MASKS_FOLDER}/{_relative_path(name, index)}"] if masks else []
+            writer.writerow([_relative_path(name, index), name, own_seed] + mask_column)
 
     present = [name for name in CLASS_NAMES if per_class[name] > 0]
     summary = {
@@ -875,6 +953,9 @@ def make_blood_cell_dataset(
         "seed": seed,
         "manifest": MANIFEST_FILE,
     }
+    if masks:
+        summary["region_names"] = list(REGION_NAMES)
+        summary["mask_thresholds"] = dict(MASK_THRESHOLDS)
     with open(os.path.join(out_dir, DATASET_FILE), "w") as file:
         json.dump(summary, file, indent=2)
         file.write("\n")

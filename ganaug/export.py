@@ -174,6 +174,77 @@ def export_generator(
     return _write(archive, path, card, generator, model_card, overwrite)
 
 
+def export_spade_generator(generator, path, *, region_names=None, model_card=None, overwrite=False):
+    """Exports a SPADE generator (SHI-GAN) as a SavedModel: label maps in, uint8 RGB images out.
+
+    Signatures: ``generate(mask uint8 (N, H, W), seed int64 ())`` draws one code per mask from
+    N(0, I) with the stateless seed and returns ``images`` and ``latent``;
+    ``generate_from_latent(latent float32 (N, latent_dim), mask uint8 (N, H, W))``. Mask values
+    outside ``[0, num_labels)`` raise InvalidArgumentError in the graph. A generator with a style
+    encoder exports its decoder (codes from the prior).
+
+    Args:
+        generator: a ``build_spade_generator`` model.
+        path: output directory (must not exist unless ``overwrite``).
+        region_names: names of the mask labels (stored in the model card).
+        model_card: extra model-card entries.
+        overwrite: replace an existing export.
+
+    Returns:
+        The export directory.
+    """
+    import tensorflow as tf
+
+    from ganaug.models.spade import spade_decoder_of
+
+    _check_built(generator, "generator")
+    decoder = spade_decoder_of(generator)
+    latent_dim = int(decoder.inputs[0].shape[-1])
+    height, width = int(decoder.inputs[1].shape[1]), int(decoder.inputs[1].shape[2])
+    num_labels = int(decoder.get_layer("mask_one_hot").num_labels)
+    channels = int(decoder.outputs[0].shape[-1])
+
+    def to_uint8(images):
+        return tf.cast(tf.round(tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+    def checked(mask):
+        mask = tf.cast(mask, tf.int32)
+        message = f"mask values must be label indices in [0, {num_labels})"
+        with tf.control_dependencies([tf.debugging.assert_less(mask, tf.constant(num_labels, tf.int32), message=message)]):
+            return tf.identity(mask)
+
+    archive = _new_archive(decoder)
+    mask_spec = tf.TensorSpec((None, height, width), tf.uint8, name="mask")
+
+    def generate_from_latent(latent, mask):
+        return {"images": to_uint8(decoder([latent, checked(mask)], training=False))}
+
+    def generate(mask, seed):
+        shape = tf.stack([tf.shape(mask)[0], latent_dim])
+        latent = stateless_latents(shape, tf.stack([seed, tf.constant(0, tf.int64)]), "normal")
+        return {"images": to_uint8(decoder([latent, checked(mask)], training=False)), "latent": latent}
+
+    archive.add_endpoint("generate_from_latent", generate_from_latent,
+                         [tf.TensorSpec((None, latent_dim), tf.float32, name="latent"), mask_spec])
+    archive.add_endpoint("generate", generate, [mask_spec, tf.TensorSpec((), tf.int64, name="seed")])
+    card = {
+        "kind": "semantic_generator",
+        "latent_dim": latent_dim,
+        "latent_distribution": "normal",
+        "image_size": [height, width],
+        "channels": channels,
+        "num_labels": num_labels,
+        "region_names": list(region_names) if region_names else None,
+        "signatures": {
+            "generate": {"inputs": {"mask": "uint8 (N, H, W) label indices", "seed": "int64 ()"},
+                         "outputs": {"images": "uint8 (N, H, W, C) RGB", "latent": "float32 (N, latent_dim)"}},
+            "generate_from_latent": {"inputs": {"latent": f"float32 (N, {latent_dim})", "mask": "uint8 (N, H, W)"},
+                                     "outputs": {"images": "uint8 (N, H, W, C) RGB"}},
+        },
+    }
+    return _write(archive, path, card, decoder, model_card, overwrite)
+
+
 def export_encoder(encoder, path, *, model_card=None, overwrite=False):
     """Exports an image-to-latent encoder: uint8 images in, latent codes out.
 
@@ -318,7 +389,11 @@ def export_run(run_dir, out_dir, *, what="all", overwrite=False, validate=True):
     for kind in kinds:
         model = load_run_model(run_dir, kind)
         target = os.path.join(os.fspath(out_dir), kind)
-        if kind == "generator":
+        if kind == "generator" and config.get("family") == "spade":
+            exported[kind] = export_spade_generator(
+                model, target, region_names=config.get("region_names"), model_card=card, overwrite=overwrite
+            )
+        elif kind == "generator":
             # StyleGAN's per-layer noise: the fixed maps stored in the model, so that a latent (and
             # `generate`'s seed) always gives the same image, as every other generator's does.
             noise = _fix_noise(model)
@@ -515,6 +590,12 @@ def _write(archive, path, card, model, extra, overwrite):
 
 def _validation_inputs(card, batch_size, rng):
     kind = card["kind"]
+    if kind == "semantic_generator":
+        height, width = card["image_size"]
+        return {"generate_from_latent": {
+            "latent": rng.standard_normal((batch_size, card["latent_dim"])).astype(np.float32),
+            "mask": rng.integers(0, card["num_labels"], (batch_size, height, width)).astype(np.uint8),
+        }}
     if kind == "generator":
         latent = rng.standard_normal((batch_size, card["latent_dim"])).astype(np.float32)
         arguments = {"generate_from_latent": {"latent": latent}}
@@ -538,6 +619,11 @@ def _flatten_inputs(inputs):
 
 def _reference_outputs(card, model, arguments):
     ((signature, inputs),) = arguments.items()
+    if signature == "generate_from_latent" and card["kind"] == "semantic_generator":
+        from ganaug.models.spade import spade_decoder_of
+
+        images = np.asarray(spade_decoder_of(model)([inputs["latent"], inputs["mask"].astype(np.int32)], training=False))
+        return {"images": np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)}
     if signature == "generate_from_latent":
         model_inputs = [inputs["latent"], inputs["label"]] if card["conditional"] else inputs["latent"]
         images = np.asarray(model(model_inputs, training=False), dtype=np.float32)

@@ -24,6 +24,9 @@ def register(subparsers):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", required=True, help="grid.png or a directory")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing grid or folder of images")
+    parser.add_argument("--masks", default=None,
+                        help="spade runs: a paired data set or folder of mask PNGs; one image per mask (per style)")
+    parser.add_argument("--per-mask", type=int, default=1, help="spade runs: styles (codes) per mask")
     parser.set_defaults(func=run)
 
 
@@ -64,6 +67,8 @@ def run(args):
     from ganaug.runs import load_run_model, read_config, write_text_atomic
     from ganaug.training import generate_images
 
+    if args.masks is not None:
+        return _run_masks(args)
     grid = args.out.lower().endswith(".png")
     if grid and os.path.exists(args.out) and not args.overwrite:
         raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it.")
@@ -107,4 +112,21 @@ def run(args):
         writer.writerow([name, label, class_name, args.seed, index])
     write_text_atomic(os.path.join(args.out, MANIFEST), buffer.getvalue())  # last: lists what landed
     print(f"Wrote {args.n} images and {MANIFEST} to {args.out}")
+    return 0
+
+
+def _run_masks(args):
+    """``--masks``: a SPADE run generates from each mask; writes a paired data set."""
+    from data_readers.masks import load_masks
+    from ganaug.runs import load_run_model, read_config
+    from ganaug.segmentation.synthesis import write_generated_pairs
+
+    config = read_config(args.run)
+    if config.get("family") != "spade":
+        raise ValueError(f"`--masks` needs a spade run. Received: --run {args.run} of family {config.get('family')!r}")
+    generator = load_run_model(args.run, "generator")
+    masks, paths = load_masks(args.masks, image_size=int(config["image_size"]))
+    count = write_generated_pairs(generator, masks, args.out, per_mask=args.per_mask, seed=args.seed,
+                                  region_names=config.get("region_names"), source_paths=paths, overwrite=args.overwrite)
+    print(f"Wrote {count} images with their masks and manifest.csv to {args.out}")
     return 0

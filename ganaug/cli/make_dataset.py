@@ -23,6 +23,7 @@ def run(args):
             seed=args.seed,
             overwrite=args.overwrite,
             num_workers=args.workers,
+            masks=args.masks,
             verbose=0 if args.quiet else 1,
         )
     except FileExistsError as error:
@@ -58,5 +59,7 @@ def register(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing data set")
     parser.add_argument("--workers", type=int, default=None, help="drawing threads")
+    parser.add_argument("--masks", action="store_true",
+                        help="also write each image's label map (masks/<class>/..., manifest `mask` column)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=run)

@@ -1,15 +1,16 @@
-"""``ganaug train dcgan|cdcgan|sngan|acgan|stylegan|cstylegan``: train a GAN and write its run directory."""
+"""``ganaug train dcgan|cdcgan|sngan|acgan|stylegan|cstylegan|spade``: train a GAN and write its run directory."""
 
 
 def register(subparsers):
     """Adds the ``train`` command."""
     parser = subparsers.add_parser(
         "train",
-        help="train a DCGAN, conditional DCGAN, SNGAN, AC-GAN or (conditional) StyleGAN2",
+        help="train a DCGAN, conditional DCGAN, SNGAN, AC-GAN, (conditional) StyleGAN2 or SPADE (SHI-GAN)",
         description="Train a GAN on a folder-per-class image data set and write runs/NAME.",
     )
-    parser.add_argument("family", choices=("dcgan", "cdcgan", "sngan", "acgan", "stylegan", "cstylegan"))
-    parser.add_argument("--data", required=True, help="folder-per-class image folder")
+    parser.add_argument("family", choices=("dcgan", "cdcgan", "sngan", "acgan", "stylegan", "cstylegan", "spade"))
+    parser.add_argument("--data", required=True,
+                        help="folder-per-class image folder (spade: a data set with a manifest `mask` column)")
     parser.add_argument("--out", required=True, help="run directory, e.g. runs/dcgan32")
     parser.add_argument("--preset", default=None,
                         help="fernandez2021, klang_carlberg2020, miyato2018, sngan_cpu, stylegan2_cpu, karras2020, ...")
@@ -33,6 +34,9 @@ def register(subparsers):
                         "frequencies (data, the default) or uniformly")
     parser.add_argument("--r1-gamma", type=float, default=None, help="stylegan: R1 weight (preset's, else auto)")
     parser.add_argument("--r1-interval", type=int, default=None, help="stylegan: D steps between R1 terms (16)")
+    parser.add_argument("--feature-matching-weight", type=float, default=None, help="spade: (10)")
+    parser.add_argument("--vgg-weights", default=None,
+                        help="spade: local VGG-19 (no top) weights file for the perceptual loss (never downloaded)")
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--strategy", default="auto", choices=("auto", "default", "mirrored", "multiworker"))
@@ -81,7 +85,9 @@ def run(args):
         diffaugment=args.diffaugment,
         ema_decay=args.ema_decay,
         **{k: v for k, v in (("r1_gamma", args.r1_gamma), ("r1_interval", args.r1_interval),
-                                          ("fake_labels", args.fake_labels)) if v is not None},
+                             ("fake_labels", args.fake_labels),
+                             ("feature_matching_weight", args.feature_matching_weight),
+                             ("vgg_weights", args.vgg_weights)) if v is not None},
         mixed_precision=args.mixed_precision,
         jit_compile=args.jit_compile,
         strategy=args.strategy,

@@ -13,6 +13,16 @@ from ganaug.models.layers import LabelFeatureMaps, OneHot, RepeatChannels
 from ganaug.models.presets import PRESETS, get_preset
 from ganaug.models.prior import LATENT_DISTRIBUTIONS, sample_latent
 from ganaug.models.spec import GeneratorSpec
+from ganaug.models.spade import (
+    SPADE,
+    InstanceNormalization,
+    MaskOneHot,
+    Reparameterise,
+    build_multiscale_discriminator,
+    build_spade_decoder,
+    build_spade_encoder,
+    build_spade_generator,
+)
 from ganaug.models.sngan import (
     ConditionalBatchNormalization,
     GlobalSumPooling2D,
@@ -73,6 +83,14 @@ __all__ = [
     "SpectralNormEmbedding",
     "build_projection_discriminator",
     "build_sngan_generator",
+    "build_spade_decoder",
+    "build_spade_encoder",
+    "build_spade_generator",
+    "build_multiscale_discriminator",
+    "SPADE",
+    "InstanceNormalization",
+    "MaskOneHot",
+    "Reparameterise",
     "ConstantInput",
     "EqualizedConv2D",
     "EqualizedDense",

@@ -63,6 +63,21 @@ FAMILY_TRAINING_DEFAULTS = {
     },
     "stylegan": _STYLEGAN_TRAINING_DEFAULTS,
     "cstylegan": _STYLEGAN_TRAINING_DEFAULTS,
+    # SHI-GAN (Falahkheirkhah et al., section 2.2): least squares, Adam 2e-4 for both networks,
+    # x0.95 every 1,000 iterations; NVlabs/SPADE: beta_1 = 0, beta_2 = 0.9, feature matching 10;
+    # the VGG-19 perceptual loss only from a local weights file (off by default). Batch 16:
+    # assumed for CPU runs (the paper's is not stated).
+    "spade": {
+        "loss": "least_squares",
+        "batch_size": 16,
+        "adam_beta_1": 0.0,
+        "adam_beta_2": 0.9,
+        "learning_rate_decay": 0.95,
+        "learning_rate_decay_steps": 1000,
+        "feature_matching_weight": 10.0,
+        "perceptual_weight": 10.0,
+        "vgg_weights": None,
+    },
 }
 
 #: Keys that describe the images and the latent space (they select the models' shapes).
@@ -72,7 +87,7 @@ SHAPE_DEFAULTS = {"image_size": 64, "channels": 3, "latent_dim": None}
 #: Settings of ``GANTrainer`` that are not training numbers of a preset.
 ENGINE_KEYS = ("instance_noise_decay_steps", "gradient_penalty_weight", "mixed_precision", "jit_compile")
 
-_NOT_MODEL_ARGUMENTS = ("num_classes", "name", "preset", "seed", "generator", "discriminator") + SHAPE_KEYS
+_NOT_MODEL_ARGUMENTS = ("num_classes", "num_labels", "name", "preset", "seed", "generator", "discriminator") + SHAPE_KEYS
 
 
 def model_factories(family):
@@ -94,6 +109,8 @@ def model_factories(family):
         factories["stylegan"] = factories["cstylegan"] = (
             models.build_stylegan_generator, models.build_stylegan_discriminator,
         )
+    if hasattr(models, "build_spade_generator"):
+        factories["spade"] = (models.build_spade_generator, models.build_multiscale_discriminator)
     if family not in factories:
         raise ValueError(f"`family` must be one of {tuple(factories)}. Received: family={family!r}")
     return factories[family]

@@ -66,7 +66,9 @@ class TrainingData:
                     f"Received: data[0].shape={self.images.shape}"
                 )
             if labels is not None:
-                self.labels = np.asarray(labels).astype(np.int32).reshape(-1)
+                self.labels = np.asarray(labels).astype(np.int32)
+                if self.labels.ndim != 3:  # (N, H, W) label maps (SPADE's masks) keep their shape
+                    self.labels = self.labels.reshape(-1)
                 if len(self.labels) != len(self.images):
                     raise ValueError(
                         "`data` needs one label per image. "
@@ -202,7 +204,9 @@ def _as_pair(*element):
     else:
         images = element
         labels = tf.zeros(tf.shape(images)[:1], tf.int32)
-    return tf.cast(images, tf.float32), tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    if labels.shape.rank != 3:  # (N, H, W) label maps (SPADE's masks) keep their shape
+        labels = tf.reshape(labels, [-1])
+    return tf.cast(images, tf.float32), tf.cast(labels, tf.int32)
 
 
 def _reader_description(reader):

@@ -54,6 +54,9 @@ class Objective:
     regularisation_interval = None
     #: names of the extra metrics ``metrics`` returns for the fakes of a generator update
     generator_metrics = ()
+    #: True when the fakes are conditioned on the real batch's labels (SPADE: its masks) instead
+    #: of labels drawn at random
+    paired = False
 
     def __init__(self, *, loss="non_saturating", label_smoothing=0.0):
         self.loss = loss
@@ -90,6 +93,26 @@ class Objective:
     def after_generator_update(self, generator, latents, labels):
         """Called (replica context) after each generator update with that update's codes and labels."""
         # A body of only a docstring makes AutoGraph emit an empty ``with`` block and warn.
+        return None
+
+    def generator_regularisation(self, discriminator, batch, fake_images, fake, fake_labels):
+        """Per-example terms added to the generator's loss (SPADE: feature matching), or None.
+
+        Args:
+            discriminator: the discriminator.
+            batch: this replica's ``trainer._ReplicaBatch``; ``batch.real`` is its real
+                ``(images, labels)``.
+            fake_images: the fakes as the discriminator saw them; fake: their ``discriminate``
+                output; fake_labels: their labels.
+        """
+        return None
+
+    def sample_grid(self, latents, labels, training_data):
+        """Returns the ``(latents, labels)`` of the training sample grid (default: unchanged)."""
+        return latents, labels
+
+    def sample_images(self, generator, latents, labels):
+        """Returns the grid images for ``sample_grid``'s inputs, or None for ``generate_images``."""
         return None
 
     def discriminate(self, discriminator, images, labels):
@@ -276,6 +299,123 @@ class ConditionalStyleGANObjective(StyleGANObjective):
         return tf.cast(discriminator([images, labels], training=True), tf.float32), None
 
 
+class SPADEObjective(Objective):
+    """Semantic-map synthesis (SHI-GAN, Falahkheirkhah et al.; SPADE, Park et al. 2019).
+
+    The data's labels are integer masks ``(N, H, W)``; the fakes of a step are ``G(z, m)`` for the
+    real batch's masks (``paired``), the discriminator sees ``[image, mask]`` and returns features
+    per scale (``build_multiscale_discriminator``). Losses (``spade_losses``): least squares
+    (SHI-GAN; hinge optional) averaged over scales; the generator also minimises
+    ``feature_matching_weight`` x discriminator feature matching (NVlabs: 10) and, when a local
+    VGG-19 weights file is given, ``perceptual_weight`` x the VGG L1 loss (SHI-GAN's perceptual
+    loss; never downloaded, off by default). With a style encoder (``use_encoder=True``) the
+    generator is called on ``[noise, mask, real image]`` inside the generator's tape, so the
+    encoder and its KL term train with it (keras-io#796).
+
+    Args:
+        loss: ``"least_squares"`` or ``"hinge"``.
+        label_smoothing: must be 0 (not used by these losses).
+        feature_matching_weight: >= 0.
+        perceptual_weight: >= 0; used only with ``vgg_weights``.
+        vgg_weights: None or the path of a local Keras VGG-19 (no top) weights file.
+    """
+
+    conditional = True
+    paired = True
+    recognised_by_layers = True
+    signature = None
+    options = ("feature_matching_weight", "perceptual_weight", "vgg_weights")
+
+    def __init__(self, *, loss="least_squares", label_smoothing=0.0, feature_matching_weight=10.0,
+                 perceptual_weight=10.0, vgg_weights=None):
+        from ganaug.training import spade_losses
+
+        super().__init__(loss=spade_losses.check_adversarial_loss(loss), label_smoothing=label_smoothing)
+        if label_smoothing:
+            raise ValueError(f"SPADE's losses take no label smoothing. Received: label_smoothing={label_smoothing!r}")
+        for name, value in (("feature_matching_weight", feature_matching_weight), ("perceptual_weight", perceptual_weight)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+                raise ValueError(f"`{name}` must be a number >= 0. Received: {name}={value!r}")
+        self.feature_matching_weight = float(feature_matching_weight)
+        self.perceptual_weight = float(perceptual_weight)
+        self.vgg_weights = vgg_weights
+        self._losses = spade_losses
+        self._vgg = None
+
+    @classmethod
+    def matches(cls, generator, discriminator):
+        from ganaug.models.spade import is_spade_generator
+
+        return is_spade_generator(generator) and len(discriminator.inputs) == 2
+
+    def build(self, generator, discriminator):
+        if self.vgg_weights is not None and self.perceptual_weight:
+            size = int(generator.outputs[0].shape[1])
+            self._vgg = self._losses.build_vgg_features(self.vgg_weights, image_size=size)
+
+    def generator_inputs(self, latents, labels, images=None):
+        return [latents, labels] if images is None else [latents, labels, images]
+
+    def generate(self, generator, latents, labels, *, seed, batch, draw_latents):
+        images = batch.real[0] if len(generator.inputs) == 3 else None
+        return generator(self.generator_inputs(latents, labels, images), training=True)
+
+    def discriminate(self, discriminator, images, labels):
+        outputs = discriminator([images, labels], training=True)
+        logits, _ = self._losses.split_outputs(outputs)
+        mean_logit = tf.add_n([self._losses._per_example_mean(l) for l in logits]) / len(logits)
+        return mean_logit, outputs
+
+    def discriminator_loss(self, real, fake, labels, fake_labels):
+        real_logits, _ = self._losses.split_outputs(real[1])
+        fake_logits, _ = self._losses.split_outputs(fake[1])
+        return self._losses.discriminator_loss(real_logits, fake_logits, loss=self.loss)
+
+    def generator_loss(self, fake, fake_labels):
+        return self._losses.generator_loss(self._losses.split_outputs(fake[1])[0], loss=self.loss)
+
+    def generator_regularisation(self, discriminator, batch, fake_images, fake, fake_labels):
+        real_images, masks = batch.real
+        total = None
+        if self.feature_matching_weight:
+            real = discriminator([real_images, masks], training=True)
+            matching = self._losses.feature_matching_loss(
+                self._losses.split_outputs(real)[1], self._losses.split_outputs(fake[1])[1]
+            )
+            total = self.feature_matching_weight * matching
+        if self._vgg is not None:
+            perceptual = self.perceptual_weight * self._losses.perceptual_loss(self._vgg, real_images, fake_images)
+            total = perceptual if total is None else total + perceptual
+        return total
+
+    def sample_grid(self, latents, labels, training_data):
+        """Eight masks of the data (rows) times eight codes (columns)."""
+        import numpy as np
+
+        masks, images = _first_pairs(training_data, 8)
+        rows = len(masks)
+        codes = latents[:8]
+        return np.tile(codes, (rows, 1)), (np.repeat(masks, len(codes), axis=0), np.repeat(images, len(codes), axis=0))
+
+    def sample_images(self, generator, latents, labels):
+        import numpy as np
+
+        masks, images = labels
+        inputs = [latents, masks] + ([images] if len(generator.inputs) == 3 else [])
+        return np.asarray(generator(inputs, training=False), np.float32)
+
+
+def _first_pairs(training_data, count):
+    """The first ``count`` (masks, images) of the training data, as numpy arrays."""
+    import numpy as np
+
+    if training_data.images is not None:
+        return training_data.labels[:count], training_data.images[:count]
+    dataset = training_data.dataset if training_data.dataset is not None else training_data.reader.as_tf_dataset()
+    images, masks = next(iter(dataset))[:2]
+    return np.asarray(masks)[:count], np.asarray(images, np.float32)[:count]
+
+
 def _fold(seed, data):
     return tf.random.experimental.stateless_fold_in(seed, data, alg=RNG_ALG)
 
@@ -324,6 +464,7 @@ OBJECTIVES = {
     "acgan": AuxiliaryClassifierObjective,
     "stylegan": StyleGANObjective,
     "cstylegan": ConditionalStyleGANObjective,
+    "spade": SPADEObjective,
 }
 FAMILIES = tuple(OBJECTIVES)
 

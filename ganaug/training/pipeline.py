@@ -148,14 +148,19 @@ def train_gan(
                 )
         settings["image_size"], settings["channels"] = base_config["image_size"], base_config["channels"]
         training["latent_distribution"] = latent_distribution or base_config["latent_distribution"]
-    if isinstance(data, (str, os.PathLike)):
+    region_names = None
+    if family == "spade":  # (image, mask) pairs: the masks are the labels (SHI-GAN)
+        data, data_description, region_names = _paired_data(data, image_size=settings["image_size"], seed=seed)
+    elif isinstance(data, (str, os.PathLike)):
         data_description = os.path.abspath(os.fspath(data))
         data = _reader(data_description, image_size=settings["image_size"], channels=settings["channels"],
                        batch_size=training["batch_size"], seed=seed)
     else:
         data_description = None
     num_classes = getattr(data, "num_classes", None)
-    if num_classes is None and isinstance(data, (tuple, list)) and data[1] is not None:
+    if region_names is not None:
+        num_classes = len(region_names)
+    elif num_classes is None and isinstance(data, (tuple, list)) and data[1] is not None:
         num_classes = int(max(data[1])) + 1
     conditional = OBJECTIVES[family].conditional
     if conditional and not num_classes:
@@ -182,11 +187,15 @@ def train_gan(
             return build_acgan(base_generator, base_discriminator, num_classes, seed=seed, **settings["model"])
         fixed = dict(preset=preset, seed=seed)
         if conditional:
-            fixed["num_classes"] = num_classes
+            fixed["num_classes"] = fixed["num_labels"] = num_classes  # (SPADE's factories take num_labels)
         return tuple(factory(**factory_arguments(factory, settings, **fixed)) for factory in model_factories(family))
 
     def optimizer(learning_rate):
         epsilon = {"epsilon": training["adam_epsilon"]} if "adam_epsilon" in training else {}
+        if training.get("learning_rate_decay"):  # SHI-GAN: x0.95 every 1,000 iterations
+            learning_rate = keras.optimizers.schedules.ExponentialDecay(
+                learning_rate, training["learning_rate_decay_steps"], training["learning_rate_decay"], staircase=True
+            )
         return lambda: keras.optimizers.Adam(
             learning_rate, beta_1=training["adam_beta_1"], beta_2=training["adam_beta_2"], **epsilon
         )
@@ -220,12 +229,37 @@ def train_gan(
     }
     if data_description:
         extra["data"] = data_description
+    if region_names is not None:
+        extra["region_names"] = list(region_names)
+        extra["class_names"] = list(region_names)
     if base_config is not None:
         extra["class_names"] = getattr(data, "class_names", None) or [str(i) for i in range(num_classes)]
     return trainer.fit(
         data, batch_size=training["batch_size"], epochs=epochs, steps=steps, run_dir=run_dir,
         resume=resume, overwrite=overwrite, config=extra, verbose=verbose, sample_every=sample_every,
         checkpoint_every=checkpoint_every,
+    )
+
+
+def _paired_data(data, *, image_size, seed):
+    """SPADE's training pairs as ``(images float32 [-1, 1], masks int32)`` arrays, with a description
+    and the region names. ``data``: a folder/manifest (``data_readers.masks.PairedReader``), a
+    PairedReader, or ``(images, masks)`` arrays (region names ``"0", "1", ...``)."""
+    import numpy as np
+
+    from data_readers.masks import PairedReader
+
+    if isinstance(data, (str, os.PathLike)):
+        data = PairedReader(data, image_size=image_size, seed=seed)
+    if isinstance(data, PairedReader):
+        images, masks, _ = data.arrays()
+        return (images, masks.astype(np.int32)), data.root, list(data.region_names)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and np.ndim(data[1]) == 3:
+        masks = np.asarray(data[1]).astype(np.int32)
+        return (np.asarray(data[0], np.float32), masks), None, [str(i) for i in range(int(masks.max()) + 1)]
+    raise TypeError(
+        "family='spade' trains on (image, mask) pairs: a data set folder or manifest with a `mask` column, "
+        f"a data_readers.masks.PairedReader, or (images, masks (N, H, W)) arrays. Received: data={type(data).__name__}"
     )
 
 

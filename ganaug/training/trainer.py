@@ -319,6 +319,7 @@ class GANTrainer:
         """One discriminator update (plus the objective's regulariser if ``regularise``) and, if
         ``with_generator``, ``generator_steps`` generator updates."""
         batch = _ReplicaBatch(tf.shape(images)[0])
+        batch.real = (tf.cast(images, tf.float32), tf.cast(labels, tf.int32))  # for paired objectives (SPADE)
         metrics = self._discriminator_update(
             batch, tf.cast(images, tf.float32), tf.cast(labels, tf.int32), _slots(seeds, DISCRIMINATOR_SEEDS), step,
             regularise,
@@ -370,7 +371,11 @@ class GANTrainer:
             fake_images = self._generate(batch, z, y_fake, seeds["latent"])
             fake_inputs = self._discriminator_view(batch, fake_images, seeds["noise"], seeds["augment"], noise_stddev)
             fake = self.objective.discriminate(self.discriminator, fake_inputs, y_fake)
-            loss = batch.average(self.objective.generator_loss(fake, y_fake)) + _regularisation(self.generator)
+            per_example = self.objective.generator_loss(fake, y_fake)
+            extra = self.objective.generator_regularisation(self.discriminator, batch, fake_inputs, fake, y_fake)
+            if extra is not None:  # e.g. SPADE's feature matching
+                per_example = per_example + extra
+            loss = batch.average(per_example) + _regularisation(self.generator)
             objective = self._scaled(self.generator_optimizer, loss)
         self._apply(self.generator_optimizer, tape.gradient(objective, variables), variables)
         self.objective.after_generator_update(self.generator, z, y_fake)
@@ -382,6 +387,8 @@ class GANTrainer:
         return batch.local(stateless_latents(tf.stack([batch.global_size, self.latent_dim]), seed, self.latent_distribution))
 
     def _fake_labels(self, batch, seed):
+        if self.objective.paired:  # SPADE: the fakes are drawn for the real batch's masks
+            return batch.real[1]
         if not self.conditional:
             return tf.zeros([batch.size], tf.int32)
         if self.fake_label_probabilities is None:
@@ -398,7 +405,7 @@ class GANTrainer:
     def _set_fake_label_probabilities(self, training_data):
         """Fixes the fakes' class frequencies from the data (``fake_labels="data"``) before tracing."""
         probabilities = None
-        if self.conditional and self.fake_labels == "data":
+        if self.conditional and not self.objective.paired and self.fake_labels == "data":
             probabilities = training_data.class_frequencies(self.num_classes)
             if probabilities is None:
                 warnings.warn(
@@ -676,6 +683,7 @@ class GANTrainer:
             num_classes=self.num_classes if self.conditional else None,
             seed=self.seed,
         )
+        grid_latents, grid_labels = self.objective.sample_grid(grid_latents, grid_labels, training_data)
         iterator = iter(training_data.distributed(self.strategy, start_step=start_step))
         progress = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step") if verbose else None
         if progress is not None and start_step:
@@ -718,10 +726,12 @@ class GANTrainer:
     def _write_samples(self, logger, step, latents, labels):
         if not logger.enabled:
             return
-        images = generate_images(
-            self.trained_generator(), len(latents), labels=labels, latents=latents,
-            latent_distribution=self.latent_distribution, seed=self.seed,
-        )
+        images = self.objective.sample_images(self.trained_generator(), latents, labels)
+        if images is None:
+            images = generate_images(
+                self.trained_generator(), len(latents), labels=labels, latents=latents,
+                latent_distribution=self.latent_distribution, seed=self.seed,
+            )
         logger.log_samples(step, images, num_columns=8)
 
     def _restore(self, checkpoint, manager, run_dir, state, resume, previous, max_checkpoints):
@@ -789,7 +799,7 @@ class GANTrainer:
                 "instance_noise": self.instance_noise,
                 "instance_noise_decay_steps": self.instance_noise_decay_steps,
                 "diffaugment": list(self.diffaugment) or None,
-                "fake_labels": self.fake_labels if self.conditional else None,
+                "fake_labels": self.fake_labels if self.conditional and not self.objective.paired else None,
                 "fake_label_probabilities": (
                     None if self.fake_label_probabilities is None else self.fake_label_probabilities.tolist()
                 ),
