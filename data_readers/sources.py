@@ -13,6 +13,7 @@ two links to one file) is read once. A class folder without image files is an er
 
 import collections
 import csv
+import json
 import logging
 import os
 import re
@@ -114,12 +115,31 @@ def label_indices(raw_labels, class_names, source):
     return np.asarray([index[label] for label in raw_labels], np.int32), class_names
 
 
+#: A data set's description file; its ``"masks_folder"`` names a sub-folder that is not a class.
+DATASET_FILE = "dataset.json"
+
+
+def _declared_non_class_folders(directory):
+    """Returns the sub-folders ``directory/dataset.json`` declares not to be classes (its masks)."""
+    path = os.path.join(directory, DATASET_FILE)
+    if not os.path.isfile(path):
+        return set()
+    try:
+        with open(path) as handle:
+            description = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} is not readable JSON ({error}); fix or remove it.") from error
+    folder = description.get("masks_folder") if isinstance(description, dict) else None
+    return {folder} if isinstance(folder, str) and folder else set()
+
+
 def folder_listing(directory, *, labelled=True, class_names=None, allow_empty_classes=False):
     """Returns the :class:`Listing` of a folder of class folders (or of any folder, unlabelled).
 
     Labelled: every non-hidden sub-folder of ``directory`` is a class, class names are the sorted
     folder names (indices in that order), and each class folder is scanned recursively; image
-    files directly in ``directory`` are ignored. Unlabelled: every image file under ``directory``.
+    files directly in ``directory`` are ignored, and so is the label-map folder a ``dataset.json``
+    names as ``"masks_folder"`` (``make_blood_cell_dataset(masks=True)`` writes one). Unlabelled: every image file under ``directory``.
 
     Args:
         directory: the root folder.
@@ -149,17 +169,21 @@ def folder_listing(directory, *, labelled=True, class_names=None, allow_empty_cl
                 f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found under {source}."
             )
         return Listing(paths, None, [], source)
-    folders = sorted(
+    not_classes = _declared_non_class_folders(directory)
+    all_folders = sorted(
         name
         for name in os.listdir(directory)
         if not name.startswith(".") and os.path.isdir(os.path.join(directory, name))
     )
+    folders = [name for name in all_folders if name not in not_classes]
+    if not_classes & set(all_folders):
+        logger.info("Not read as classes (declared in %s): %s", DATASET_FILE, sorted(not_classes))
     if class_names is not None:
         if isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names):
             raise TypeError(
                 f"`class_names` must be a list of strings. Received: class_names={class_names!r}"
             )
-        missing = [c for c in class_names if c not in folders]
+        missing = [c for c in class_names if c not in all_folders]
         if missing:
             raise ValueError(
                 f"Class folder {missing[0]!r} not found in {source}. "

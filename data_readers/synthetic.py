@@ -955,6 +955,7 @@ def make_blood_cell_dataset(
     }
     if masks:
         summary["region_names"] = list(REGION_NAMES)
+        summary["masks_folder"] = MASKS_FOLDER  # ImageReader.from_folder does not read it as a class
         summary["mask_thresholds"] = dict(MASK_THRESHOLDS)
     with open(os.path.join(out_dir, DATASET_FILE), "w") as file:
         json.dump(summary, file, indent=2)

@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import json
+import os
 
 import cv2
 import numpy as np
@@ -81,6 +82,18 @@ def test_dataset_writes_masks_and_reader_returns_them_bit_exactly(tmp_path):
         assert set(np.unique(resized)) <= set(np.unique(original))
     large = PairedReader(tmp_path / "d", image_size=48)
     assert large.masks.dtype == np.uint8 and set(np.unique(large.masks)) <= set(np.unique(masks))
+
+
+def test_the_folder_reader_does_not_read_the_masks_as_a_class(tmp_path):
+    from data_readers.image_reader import ImageReader
+
+    make_blood_cell_dataset(tmp_path / "d", image_size=16, counts={"eosinophil": 2, "lymphocyte": 3}, seed=3,
+                            masks=True, verbose=0)
+    reader = ImageReader.from_folder(tmp_path / "d", shuffle=False)
+    assert reader.class_names == ["eosinophil", "lymphocyte"] and len(reader.paths) == 5
+    assert not any("masks" in os.path.relpath(p, tmp_path / "d").split(os.sep)[0] for p in reader.paths)
+    # named explicitly, the folder is still readable
+    assert ImageReader.from_folder(tmp_path / "d", class_names=["masks"]).class_names == ["masks"]
 
 
 def test_reader_and_mask_errors(tmp_path):
