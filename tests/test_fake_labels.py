@@ -106,3 +106,25 @@ def test_a_balanced_reader_gives_equal_shares(tmp_path):
     for balanced, expected in ((False, [0.75, 0.1875, 0.0625]), (True, [1 / 3] * 3)):
         reader = ImageReader.from_paths(paths, labels, class_names=["a", "b", "c"], batch_size=8, balanced=balanced)
         np.testing.assert_allclose(TrainingData(reader).class_frequencies(3), expected)
+
+
+def test_each_family_has_its_default_and_acgan_draws_uniformly():
+    import keras
+
+    assert _trainer().fake_labels == "data"  # a label-aware (projection) discriminator
+    latent, label = keras.Input((8,)), keras.Input((), dtype="int32")
+    embedded = keras.layers.Flatten()(keras.layers.Embedding(3, 8)(keras.ops.expand_dims(label, -1)))
+    pixels = keras.layers.Dense(16 * 16 * 3, activation="tanh")(keras.layers.Concatenate()([latent, embedded]))
+    generator = keras.Model([latent, label], keras.layers.Reshape((16, 16, 3))(pixels))
+    image = keras.Input((16, 16, 3))
+    flat = keras.layers.Flatten()(image)
+    discriminator = keras.Model(image, [keras.layers.Dense(1)(flat), keras.layers.Dense(3)(flat)])
+
+    acgan = GANTrainer(generator, discriminator, seed=0)
+    assert acgan.family == "acgan" and acgan.fake_labels == "uniform"  # its discriminator never sees the label
+    acgan._set_fake_label_probabilities(TrainingData(_data(), batch_size=8))
+    np.testing.assert_allclose(np.bincount(_draw(acgan), minlength=3) / 20000, [1 / 3] * 3, atol=0.015)
+
+    chosen = GANTrainer(generator, discriminator, seed=0, fake_labels="data")
+    chosen._set_fake_label_probabilities(TrainingData(_data(), batch_size=8))
+    np.testing.assert_allclose(np.bincount(_draw(chosen), minlength=3) / 20000, [0.75, 0.1875, 0.0625], atol=0.01)

@@ -31,7 +31,7 @@ def register(subparsers):
     parser.add_argument("--ema-decay", type=float, default=None)
     parser.add_argument("--fake-labels", default=None, choices=("data", "uniform"),
                         help="conditional families: draw the fakes' classes with the training labels' "
-                        "frequencies (data, the default) or uniformly")
+                        "frequencies (data) or uniformly (default: the family's; data, AC-GAN uniform)")
     parser.add_argument("--r1-gamma", type=float, default=None, help="stylegan: R1 weight (preset's, else auto)")
     parser.add_argument("--r1-interval", type=int, default=None, help="stylegan: D steps between R1 terms (16)")
     parser.add_argument("--feature-matching-weight", type=float, default=None, help="spade: (10)")

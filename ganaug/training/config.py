@@ -28,7 +28,7 @@ TRAINING_DEFAULTS = {
     "instance_noise_stddev": 0.0,
     "ema_decay": None,
     "diffaugment": None,
-    "fake_labels": "data",
+    "fake_labels": None,
 }
 
 #: StyleGAN2 (Karras et al. 2020; StyleGAN2-ADA's auto configuration): Adam (0, 0.99) at 0.002,

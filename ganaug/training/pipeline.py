@@ -105,8 +105,8 @@ def train_gan(
         **options: engine options of ``GANTrainer`` (``config.ENGINE_KEYS``: ``mixed_precision``,
             ``jit_compile``, ``instance_noise_decay_steps``, ``gradient_penalty_weight``) or
             further training numbers (``adam_beta_1``, ``adam_beta_2``, ``fake_labels``
-            (``"data"``, the default: the fakes' classes follow the training labels' frequencies;
-            ``"uniform"``; see ``GANTrainer``); StyleGAN: ``r1_gamma``
+            (``"data"``: the fakes' classes follow the training labels' frequencies; ``"uniform"``;
+            None: the family's, see ``GANTrainer``); StyleGAN: ``r1_gamma``
             (``"auto"``: ``0.0002 * image_size**2 / batch_size``), ``r1_interval``,
             ``style_mixing_probability``, ``w_avg_decay``, ``adam_epsilon``).
 

@@ -112,10 +112,12 @@ class GANTrainer:
         gradient_penalty_weight: weight of the WGAN-GP penalty (``loss="wasserstein"`` only).
         num_classes: number of classes of a conditional model; read from the models or the data
             when None.
-        fake_labels: how a conditional family draws the classes of its fakes: ``"data"``
-            (default) with the training labels' class frequencies, so that the label alone tells
-            the discriminator nothing about realness (BigGAN, Brock et al. 2019, samples y from
-            the data distribution); ``"uniform"``: every class equally often. With uniform fakes on
+        fake_labels: how a conditional family draws the classes of its fakes: ``"data"`` with the
+            training labels' class frequencies, so that the label alone tells the discriminator
+            nothing about realness (BigGAN, Brock et al. 2019, samples y from the data
+            distribution); ``"uniform"``: every class equally often; None (default): the family's
+            (``Objective.fake_labels``: ``"data"`` for the label-aware discriminators of cDCGAN,
+            SNGAN and conditional StyleGAN, ``"uniform"`` for AC-GAN, as Klang & Carlberg). With uniform fakes on
             imbalanced data (the embedded set has 338 neutrophils and 16 basophils) a projection
             discriminator learns "rare label -> fake" and "frequent label -> real" from the label
             alone, and the frequent classes' fakes pass with no pressure on the image. When the
@@ -156,7 +158,7 @@ class GANTrainer:
         latent_distribution="normal",
         gradient_penalty_weight=10.0,
         num_classes=None,
-        fake_labels="data",
+        fake_labels=None,
         mixed_precision=False,
         jit_compile=False,
         strategy="auto",
@@ -179,9 +181,9 @@ class GANTrainer:
         self.diffaugment = parse_policy(diffaugment)
         self.ema_decay = check_ema_decay(ema_decay)
         self.latent_distribution = validate_distribution(latent_distribution)
-        if fake_labels not in FAKE_LABELS:
-            raise ValueError(f"`fake_labels` must be one of {FAKE_LABELS}. Received: fake_labels={fake_labels!r}")
-        self.fake_labels = fake_labels
+        if fake_labels is not None and fake_labels not in FAKE_LABELS:
+            raise ValueError(f"`fake_labels` must be one of {FAKE_LABELS} or None. Received: fake_labels={fake_labels!r}")
+        self.fake_labels = fake_labels  # None: the objective's, resolved once the family is known
         self.fake_label_probabilities = None  # set by fit from the data when fake_labels="data"
         self.gradient_penalty_weight = check_number(gradient_penalty_weight, "gradient_penalty_weight")
         if not isinstance(mixed_precision, bool):
@@ -217,6 +219,8 @@ class GANTrainer:
                     f"Received: {unknown}"
                 )
             self.objective = objective(loss=self.loss, label_smoothing=self.label_smoothing, **(objective_options or {}))
+            if self.fake_labels is None:
+                self.fake_labels = self.objective.fake_labels
             self.objective.build(self.generator, self.discriminator)
             self.generator_optimizer = self._build_optimizer(generator_optimizer, "generator_optimizer")
             self.discriminator_optimizer = self._build_optimizer(discriminator_optimizer, "discriminator_optimizer")
