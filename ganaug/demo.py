@@ -61,7 +61,7 @@ DEMO_PRESETS = {
         "cdcgan_options": {"diffaugment": "color,translation,cutout"},
         "sngan_preset": "sngan_cpu",
         "sngan_options": {"model_options": {"generator_filters": 32, "discriminator_filters": 32}},
-        "sngan_steps": 3000,
+        "sngan_steps": 4500,
         "classifier_steps": None,
         "controls": True,
         "arms": ("baseline", "classical", "synthetic"),
