@@ -28,7 +28,8 @@ class GeneratorSpec:
     """What a generator takes and gives.
 
     Attributes:
-        conditional: True if the generator takes ``[latent, label]``.
+        conditional: True if the generator takes ``[latent, label]`` (or SPADE's ``[latent, mask]``
+            / ``[latent, mask, image]``, the image feeding its style encoder).
         latent_dim: length of a latent code.
         image_shape: ``(height, width, channels)`` of its images.
         num_classes: classes of a conditional generator (read from its label layer), else None.
@@ -62,10 +63,11 @@ class GeneratorSpec:
         """
         if not isinstance(model, keras.Model):
             raise TypeError(f"`generator` must be a keras.Model. Received: generator={type(model).__name__}")
-        if len(model.inputs) not in (1, 2):
+        paired_with_images = len(model.inputs) == 3 and len(model.inputs[1].shape) == 3
+        if len(model.inputs) not in (1, 2) and not paired_with_images:
             raise ValueError(
-                "`generator` must take `latent` or `[latent, label]`. "
-                f"Received: generator with {len(model.inputs)} inputs"
+                "`generator` must take `latent`, `[latent, label]` or (SPADE with a style encoder) "
+                f"`[latent, mask, image]`. Received: generator with {len(model.inputs)} inputs"
             )
         latent_shape = model.inputs[0].shape
         if len(latent_shape) != 2 or latent_shape[-1] is None:
@@ -77,7 +79,7 @@ class GeneratorSpec:
         if len(output_shape) != 4:
             raise ValueError(f"`generator` must output images (N, H, W, C). Received: output shape {output_shape}")
         config = config or {}
-        conditional = len(model.inputs) == 2
+        conditional = len(model.inputs) >= 2  # a label, or SPADE's label map
         num_classes = _num_classes(model) if conditional else None
         if conditional and num_classes is None and isinstance(config.get("num_classes"), numbers.Integral):
             num_classes = int(config["num_classes"])
