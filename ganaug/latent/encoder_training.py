@@ -273,14 +273,19 @@ def train_encoder(
                 values["synthetic_image_loss"] = float(synthetic_image_loss)
             values["image_loss"] = float(real_step(images, batch_labels))
             step += 1
-            history["step"].append(step)
-            for name, value in values.items():
-                history[name].append(value)
-            progress.update(step, values=list(values.items()))
+            _record_step(history, progress, step, values)
         if seen == 0:
             raise ValueError("`data` yielded no batches. Received: an empty dataset")
         epoch += 1
     return EncoderTrainingResult(encoder=encoder, history=history)
+
+
+def _record_step(history, progress, step, values):
+    """Appends one training step's ``values`` to ``history`` and to the progress bar."""
+    history["step"].append(step)
+    for name, value in values.items():
+        history[name].append(value)
+    progress.update(step, values=list(values.items()))
 
 
 def encode(encoder, images, *, batch_size=64):

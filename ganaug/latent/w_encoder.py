@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganaug.latent.encoder_training import EncoderTrainingResult, _training_batches
+from ganaug.latent.encoder_training import EncoderTrainingResult, _record_step, _training_batches
 from ganaug.latent.inversion import check_positive_integer, check_positive_number, generator_image_shape
 from ganaug.latent.w_inversion import _check_stylegan, fixed_noise, num_ws_of, w_dim_of
 from ganaug.models.prior import sample_latent, validate_distribution
@@ -252,10 +252,7 @@ def train_w_encoder(
                 real = real_step(images)
                 step += 1
                 values = dict(zip(_HISTORY, [float(v) for v in (*synthetic, *real)]))
-                history["step"].append(step)
-                for name, value in values.items():
-                    history[name].append(value)
-                progress.update(step, values=list(values.items()))
+                _record_step(history, progress, step, values)
             if seen == 0:
                 raise ValueError("`data` yielded no batches. Received: an empty dataset")
             epoch += 1
