@@ -25,6 +25,13 @@ together are compared, and one lucky run does not decide. Targets (issue 22, on 
 decoded (``--num-images 11000`` at 256 px is 2.16 GB of uint8 pixels; use ``--stages`` to leave
 ``keras_cache`` out there, which would hold 8.6 GB of float32).
 
+Peak RSS is printed whole and as ``peak - before``, what the stage adds to its process after its
+imports. Every TensorFlow stage starts from TensorFlow's import floor (660 MB with TensorFlow
+2.21 here, about 400 MB of it file-backed library pages: printed by the run), so no tf.data
+pipeline can have an absolute peak below 600 MB on this stack; what the reader controls is the
+addition, and whether it stays flat as the data set grows (compare ``--num-images 5000`` and
+``11000``).
+
 Usage::
 
     python benchmarks/bench_reader.py                      # 5,000 PNGs of 256 px in 5 classes
@@ -116,6 +123,20 @@ def max_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def resident_split_mb():
+    """Returns this process's current (anonymous, file-backed) resident memory in MB (Linux), or Nones.
+
+    File-backed pages are mostly shared-library code (TensorFlow's ~400 MB), which every process
+    that imports it maps; anonymous pages are the process's own heap (arrays, buffers).
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        return (int(fields["RssAnon"].split()[0]) / 1024.0, int(fields["RssFile"].split()[0]) / 1024.0)
+    except (OSError, KeyError, ValueError):
+        return (None, None)
+
+
 def cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -129,6 +150,7 @@ def run_stage(stage, args):
     if stage != "raw" and stage != "iterator":
         import tensorflow as tf  # noqa: F401  (import cost kept out of the timed loop)
     rss_before = max_rss_mb()
+    anon_before, file_before = resident_split_mb()
     source = stage_source(stage, args)
     for _ in range(args.passes):
         cpu_before = cpu_seconds()
@@ -144,6 +166,8 @@ def run_stage(stage, args):
         "seconds": seconds,
         "images_per_second": count / seconds,
         "rss_before_mb": rss_before,
+        "anon_before_mb": anon_before,
+        "file_before_mb": file_before,
         "peak_rss_mb": max_rss_mb(),
     }
 
@@ -278,7 +302,7 @@ def print_summary(args, stages, rounds):
     )
     print(
         f"{'stage':<10}{'median img/s':>13}{'best img/s':>11}{'median cpu s':>14}"
-        f"{'img/cpu-s':>10}{'RSS before':>12}{'peak RSS':>10}"
+        f"{'img/cpu-s':>10}{'RSS before':>12}{'peak RSS':>10}{'peak - before':>15}"
     )
     for stage in stages:
         runs = [r[stage] for r in rounds]
@@ -288,6 +312,15 @@ def print_summary(args, stages, rounds):
             f"{statistics.median(r['cpu_seconds'] for r in runs):>14.2f}"
             f"{statistics.median(r['images_per_cpu_second'] for r in runs):>10.1f}"
             f"{max(r['rss_before_mb'] for r in runs):>10.0f}MB{max(r['peak_rss_mb'] for r in runs):>8.0f}MB"
+            f"{max(r['peak_rss_mb'] - r['rss_before_mb'] for r in runs):>13.0f}MB"
+        )
+    floors = [r[s] for r in rounds for s in stages if s not in ("raw", "iterator") and r[s].get("anon_before_mb")]
+    if floors:
+        floor = max(floors, key=lambda r: r["rss_before_mb"])
+        print(
+            f"'RSS before' of the TensorFlow stages is TensorFlow's import alone: {floor['rss_before_mb']:.0f} MB "
+            f"({floor['anon_before_mb']:.0f} MB anonymous, {floor['file_before_mb']:.0f} MB file-backed library "
+            "pages); 'peak - before' is what the stage itself adds"
         )
     print(
         "ratios to raw: median over rounds of the ratio within a round (stages of a round run back "
