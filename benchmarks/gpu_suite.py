@@ -96,7 +96,7 @@ def sngan_trainer(size, filters, num_classes):
         lambda: build_sngan_generator(num_classes, preset="miyato2018", image_size=size, seed=1, **g_options),
         lambda: build_projection_discriminator(num_classes, preset="miyato2018", image_size=size, seed=2,
                                                **d_options),
-        loss="hinge", strategy="default", seed=0,
+        loss="hinge", fake_labels="uniform", strategy="default", seed=0,  # a constant batch: no frequencies
     )
 
 
@@ -111,7 +111,7 @@ def cdcgan_trainer(size, filters, num_classes):
                                        **g_options),
         lambda: build_cdcgan_discriminator(num_classes=num_classes, preset="fernandez2021", image_size=size,
                                            seed=2, **d_options),
-        strategy="default", seed=0,
+        fake_labels="uniform", strategy="default", seed=0,
     )
 
 
