@@ -1,6 +1,6 @@
 """The presets reproduce the papers' networks at 256 px and scale down for small images.
 
-Numbers checked (SPEC.md section 3): Fernández et al. 2021 — projection to 16x16x512, transposed
+Numbers checked (the papers in docs/models.md): Fernández et al. 2021 — projection to 16x16x512, transposed
 convolutions 5x5/2 with 256-128-64-3 filters, BN + ReLU after each but the last (tanh, no BN);
 discriminator convolutions 5x5/2 with 64-128-256-512 filters, BN after each but the first,
 LeakyReLU(0.2), Flatten, Dense(1). Klang & Carlberg — Depth_G = 1024, Depth_D = 64, kernel 5, stride
