@@ -37,7 +37,10 @@ def register(subparsers):
     parser.add_argument("--feature-matching-weight", type=float, default=None, help="spade: (10)")
     parser.add_argument("--vgg-weights", default=None,
                         help="spade: local VGG-19 (no top) weights file for the perceptual loss (never downloaded)")
-    parser.add_argument("--mixed-precision", action="store_true")
+    parser.add_argument("--mixed-precision", nargs="?", const="float16", default=False,
+                        choices=("float16", "bfloat16", "auto"),
+                        help="compute in float16 (the flag alone; loss-scaled), bfloat16, or auto (bfloat16 where "
+                        "the GPU or CPU computes it natively, else float32); saved models are float32")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--strategy", default="auto", choices=("auto", "default", "mirrored", "multiworker"))
     parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",

@@ -44,6 +44,7 @@ from ganaug.training import checkpointing, distribute, losses
 from ganaug.training.objectives import FAMILIES, OBJECTIVES, infer_family
 from ganaug.training.data import TrainingData
 from ganaug.training.diffaugment import diff_augment, parse_policy
+from ganaug.training import precision
 from ganaug.training.ema import check_ema_decay, ema_copy, update_ema, warmed_up_decay
 from ganaug.training.run_logging import RunLogger, data_counts, read_history
 from ganaug.training.sampling import generate_images, sample_grid_inputs
@@ -123,8 +124,11 @@ class GANTrainer:
             alone, and the frequent classes' fakes pass with no pressure on the image. When the
             frequencies cannot be known up front (a ``tf.data.Dataset``), ``"data"`` falls back to
             uniform with a warning.
-        mixed_precision: build the models (from builders) under ``"mixed_float16"`` and wrap both
-            optimisers in ``keras.optimizers.LossScaleOptimizer``.
+        mixed_precision: ``False`` (float32), ``True`` / ``"float16"`` (build the models from
+            builders under ``"mixed_float16"`` and wrap both optimisers in
+            ``keras.optimizers.LossScaleOptimizer``), ``"bfloat16"`` (``"mixed_bfloat16"``, no
+            loss scaling) or ``"auto"`` (bfloat16 where the hardware computes it natively, else
+            float32; ``ganaug.training.precision``). The run's saved models are float32 copies.
         jit_compile: compile the per-replica step with XLA. The run is reproducible from its seed,
             but XLA turns the seeds into other noise than the plain step does, so it does not
             repeat a ``jit_compile=False`` run draw for draw (``ganaug.models.prior.RNG_ALG``).
@@ -186,13 +190,14 @@ class GANTrainer:
         self.fake_labels = fake_labels  # None: the objective's, resolved once the family is known
         self.fake_label_probabilities = None  # set by fit from the data when fake_labels="data"
         self.gradient_penalty_weight = check_number(gradient_penalty_weight, "gradient_penalty_weight")
-        if not isinstance(mixed_precision, bool):
-            raise TypeError(f"`mixed_precision` must be True or False. Received: mixed_precision={mixed_precision!r}")
+        mixed_precision = precision.check_precision(mixed_precision)
         if not isinstance(jit_compile, bool):
             raise TypeError(f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}")
         if family is not None and family not in FAMILIES:
             raise ValueError(f"`family` must be one of {FAMILIES} or None. Received: family={family!r}")
         self.mixed_precision = mixed_precision
+        self.precision_policy = precision.precision_policy(mixed_precision)  # None: float32
+        self._loss_scaling = precision.needs_loss_scaling(self.precision_policy)
         self.jit_compile = jit_compile
         self.seed = check_int(seed, "seed", 0)
         self.strategy = distribute.resolve_strategy(strategy)
@@ -240,8 +245,8 @@ class GANTrainer:
     # ----------------------------------------------------------------------------- construction
     def _build_models(self, generator, discriminator):
         policy = keras.config.dtype_policy()
-        if self.mixed_precision:
-            keras.config.set_dtype_policy("mixed_float16")
+        if self.precision_policy:
+            keras.config.set_dtype_policy(self.precision_policy)
         try:
             if discriminator is None:
                 if not callable(generator) or isinstance(generator, keras.Model):
@@ -285,7 +290,7 @@ class GANTrainer:
                     f"`{name}` must be a keras optimizer or a zero-argument callable. Received: {name}={optimizer!r}"
                 )
             optimizer = optimizer()
-        if self.mixed_precision and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        if self._loss_scaling and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
@@ -454,7 +459,7 @@ class GANTrainer:
 
     def _apply(self, optimizer, gradients, variables):
         context = tf.distribute.get_replica_context()
-        if self.mixed_precision and context is not None and context.num_replicas_in_sync > 1:
+        if self._loss_scaling and context is not None and context.num_replicas_in_sync > 1:
             # Keras's LossScaleOptimizer checks for inf/NaN in this replica's gradients only, before
             # they are summed across replicas: an overflow on another replica would be applied.
             # Averaging first lets every replica see the same gradients (the optimiser's own
@@ -465,7 +470,7 @@ class GANTrainer:
     def _scaled(self, optimizer, loss):
         # Mixed precision: the loss is scaled while the tape records, so that backpropagation runs
         # on scaled values (no float16 underflow); LossScaleOptimizer.apply unscales.
-        return optimizer.scale_loss(loss) if self.mixed_precision else loss
+        return optimizer.scale_loss(loss) if self._loss_scaling else loss
 
     def _make_train_function(self, with_generator, regularise=False):
         replica_step = self._replica_step
@@ -775,7 +780,7 @@ class GANTrainer:
         target = run_dir if chief else tempfile.mkdtemp(prefix="ganaug-worker-models-")
         for role, model in (("generator", self.trained_generator()), ("discriminator", self.discriminator)):
             fault_point("model.save")
-            save_model_atomic(model, model_path(target, role))  # never a truncated model file
+            save_model_atomic(precision.float32_copy(model), model_path(target, role))  # never truncated
         if not chief:
             shutil.rmtree(target, ignore_errors=True)
 
@@ -813,6 +818,7 @@ class GANTrainer:
                 "generator_optimizer": _optimizer_config(self.generator_optimizer),
                 "discriminator_optimizer": _optimizer_config(self.discriminator_optimizer),
                 "mixed_precision": self.mixed_precision,
+                "precision_policy": self.precision_policy or "float32",
                 "jit_compile": self.jit_compile,
                 "strategy": distribute.strategy_name(self.strategy),
                 "num_replicas": self.strategy.num_replicas_in_sync,
