@@ -14,10 +14,11 @@
   widths 32 0.97x (too small a step for the matrix units to pay). Where bfloat16 is emulated it
   is slower than float32, which is why ``"auto"`` looks at the hardware first.
 
-Not a free lunch: the numbers change. One 4,500-step run each of the demo's SNGAN (widths 32, same
-data, split and seed): float32 fidelity 0.865, recall 0.537; bfloat16 fidelity 0.910, recall
-0.389 (eosinophil's recall 0.20 and 0.66). One run each, and the run-to-run spread in float32
-alone is not measured, so nothing is concluded; nothing in ganaug turns bfloat16 on by default.
+Not a free lunch: bfloat16 cost the demo's SNGAN coverage. 4,500 steps, widths 32, the demo's data,
+split and seed, evaluated by ``compare_generators`` as the demo does: two float32 runs gave
+fidelity 0.865 / 0.884, recall 0.537 / 0.546, TSTR 0.53x / 0.52x; one bfloat16 run gave fidelity
+0.910, recall 0.389, TSTR 0.50x (widths 64 in bfloat16: 0.885, 0.398, 0.63x). Nothing in ganaug
+turns bfloat16 on by default; it is a speed option to weigh against that.
 """
 
 import functools
