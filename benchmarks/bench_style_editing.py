@@ -57,17 +57,20 @@ def reverse_search(args, stylegan, dcgan, dcgan_config, rng):
     from data_readers.image_reader import read_images
     from ganaug.latent import invert_images, invert_images_w, reconstruction_quality
 
+    start, _, _ = search_start(stylegan, args)
+
     classes = sorted(d for d in os.listdir(args.heldout) if os.path.isdir(os.path.join(args.heldout, d)))
     per_class = max(1, args.images // len(classes))
     paths = [p for c in classes for p in _paths(args.heldout, c, per_class, rng)]
     images = read_images(paths, image_size=32)
+    starts = np.tile(start[None], (len(images), 1))
     results = {"num_images": len(paths), "steps": args.steps, "learning_rate": args.learning_rate, "classes": classes}
     reconstructions = {}
     for name, run in (
         ("w+", lambda: invert_images_w(stylegan, images, space="w+", steps=args.steps,
-                                       learning_rate=args.learning_rate, verbose=0)),
+                                       learning_rate=args.learning_rate, initial_codes=starts, verbose=0)),
         ("w", lambda: invert_images_w(stylegan, images, space="w", steps=args.steps,
-                                      learning_rate=args.learning_rate, verbose=0)),
+                                      learning_rate=args.learning_rate, initial_codes=starts, verbose=0)),
         ("z", lambda: invert_images(dcgan, images, steps=args.steps, learning_rate=args.learning_rate, restarts=1,
                                     latent_distribution=dcgan_config.get("latent_distribution", "normal"),
                                     seed=args.seed, verbose=0)),
@@ -85,7 +88,8 @@ def reverse_search(args, stylegan, dcgan, dcgan_config, rng):
         "fraction_w_plus_better": float(np.mean(difference > 0)),
     }
     print(f"Reverse search of {len(paths)} held-out real images, {args.steps} Adam steps at lr {args.learning_rate}:")
-    labels = (("w+", "StyleGAN W+ (from w_avg)"), ("w", "StyleGAN W  (from w_avg)"), ("z", "DCGAN Z    (prior draw)"))
+    labels = (("w+", "StyleGAN W+ (from the start)"), ("w", "StyleGAN W  (from the start)"),
+              ("z", "DCGAN Z    (prior draw)"))
     for name, label in labels:
         print(f"  {label}: PSNR {results[name]['mean_psnr']:.2f} dB, SSIM {results[name]['mean_ssim']:.3f} "
               f"({results[name]['seconds']:.0f} s)")
@@ -130,111 +134,219 @@ def held_out_accuracy(classifier, args, class_names):
     return correct / max(total, 1)
 
 
-def w_codes(stylegan, paths, args):
-    from data_readers.image_reader import read_images
+def search_start(stylegan, args):
+    """The code every W / W+ reverse search starts from, and what it is.
+
+    An unconditional generator: its tracked ``w_avg`` (Karras et al.'s projector). A conditional
+    one (``--start class_mean``, its default): the mean of the classes' mean w
+    (``class_w_averages``), which weighs every class alike; the tracked ``w_avg`` weighs them by how
+    often each was drawn in training (here with the training labels' frequencies), so it lies
+    nearer the frequent classes. A class's own mean w is never a start: the start would then carry
+    the label the direction is to find.
+    """
+    from ganaug.latent import class_w_averages
+    from ganaug.latent.w_inversion import num_classes_of
+    from ganaug.models import w_avg_of
+
+    tracked = w_avg_of(stylegan)
+    choice = args.start or ("class_mean" if num_classes_of(stylegan) else "w_avg")
+    info = {"start": choice}
+    if num_classes_of(stylegan):
+        averages = class_w_averages(stylegan, samples_per_class=args.class_mean_samples, seed=args.seed)
+        class_mean = averages.mean(axis=0)
+        info["distance_tracked_w_avg_to_class_mean"] = float(np.linalg.norm(tracked - class_mean))
+        info["mean_distance_between_class_means"] = float(np.mean(
+            [np.linalg.norm(a - b) for i, a in enumerate(averages) for b in averages[i + 1 :]]))
+        return (class_mean if choice == "class_mean" else tracked), averages, info
+    if choice != "w_avg":
+        raise ValueError(f"--start class_mean needs a conditional generator. Received: --start {choice}")
+    return tracked, None, info
+
+
+def search_codes(stylegan, images, args, start, space="w", initial_codes=None):
     from ganaug.latent import invert_images_w
 
-    images = read_images(paths, image_size=32)
-    return images, invert_images_w(stylegan, images, space="w", steps=args.steps, learning_rate=args.learning_rate,
-                                   verbose=0).codes
+    if initial_codes is None:
+        initial_codes = np.tile(start[None], (len(images), 1))
+    return invert_images_w(stylegan, images, space=space, steps=args.steps, learning_rate=args.learning_rate,
+                           initial_codes=initial_codes, verbose=0).codes
 
 
-def direction_experiment(args, stylegan, classifier, class_names, rng):
-    """Measurements 2 and 3: the source -> target direction, and two groups of the source class."""
+def train_encoder_on(stylegan, args):
+    """Saboo et al.'s encoder into W (``train_w_encoder``), trained on every real training image."""
+    from data_readers.image_reader import read_images
+    from ganaug.latent import train_w_encoder
+
+    paths = [os.path.join(args.data, c, f) for c in sorted(os.listdir(args.data))
+             if os.path.isdir(os.path.join(args.data, c))
+             for f in sorted(os.listdir(os.path.join(args.data, c))) if f.endswith(".png")]
+    start = time.perf_counter()
+    result = train_w_encoder(stylegan, read_images(paths, image_size=32), steps=args.encoder_steps, batch_size=32,
+                             seed=args.seed, verbose=0)
+    history = {name: float(np.mean(values[-50:])) for name, values in result.history.items() if name != "step"}
+    info = {"steps": args.encoder_steps, "training_images": len(paths), "seconds": time.perf_counter() - start,
+            "final_losses_mean_of_last_50": history}
+    print(f"Saboo W encoder trained on {len(paths)} real images, {args.encoder_steps} steps "
+          f"({info['seconds']:.0f} s): real L2 {history['real_l2']:.4f}, real 1-SSIM {history['real_ssim']:.3f}, "
+          f"code L1 {history['code_loss']:.4f}")
+    return result.encoder, info
+
+
+def generator_class_check(stylegan, classifier, class_names, args):
+    """How often the real-trained classifier calls a conditional generator's class-c samples class c."""
+    from ganaug.latent import generate_images
+    from ganaug.models import sample_latent
+
+    accuracy = {}
+    for index, name in enumerate(class_names):
+        z = sample_latent(args.fakes_per_class, stylegan.inputs[0].shape[-1], seed=args.seed + index)
+        fakes = generate_images(stylegan, z, np.full((len(z),), index, np.int32))
+        predictions = np.argmax(classifier.predict(fakes, verbose=0), axis=1)
+        accuracy[name] = float(np.mean(predictions == index))
+    print("Real-trained classifier on the conditional generator's samples (fraction called their own class): "
+          + ", ".join(f"{name} {value:.2f}" for name, value in accuracy.items()))
+    return accuracy
+
+
+def describe(summary):
+    return (f"held-out separation {summary['held_out_separation']:.2f} (AUC {summary['held_out_auc']:.2f}) vs "
+            f"null 95th percentile {summary['null_separation_95']:.2f}, p = {summary['p_value']:.3f}, "
+            f"beats null: {summary['beats_null']}; in-sample {summary['in_sample_separation']:.2f}")
+
+
+def print_response(label, summary, strengths):
+    print(f"  {label}: P(target) mean per strength {', '.join(f'{p:.3f}' for p in summary['mean_probability'])} "
+          f"at {', '.join(f'{s:g}' for s in strengths)} x d (originals {summary['mean_original_probability']:.3f}); "
+          f"monotone for {summary['fraction_monotone']:.0%}, rising for {summary['fraction_rising']:.0%}, median "
+          f"Spearman {summary['median_spearman'] if summary['median_spearman'] is None else round(summary['median_spearman'], 2)}")
+    print(f"    SSIM to the original {', '.join(f'{v:.3f}' for v in summary['mean_ssim'])}; to the unedited rendering "
+          f"{', '.join(f'{v:.3f}' for v in summary['mean_ssim_to_reconstruction'])}; MSE to the original "
+          f"{', '.join(f'{v:.4f}' for v in summary['mean_mse'])}")
+
+
+def edit_and_score(stylegan, classifier, direction, codes, originals, strengths, target_index, space="w"):
+    from ganaug.latent import direction_response, edit_along
+
+    strip = edit_along(stylegan, direction, codes=codes, originals=originals, strengths=strengths, space=space)
+    return strip, direction_response(classifier, strip, target_class=target_index)
+
+
+def direction_rows(args, stylegan, classifier, class_names, groups, codes, label):
+    """One measured row: the class direction and the one-class control on one set of codes, and the edits."""
     from ganaug.figures import save_figure
-    from ganaug.latent import WeakDirectionWarning, direction_response, edit_along, latent_direction
+    from ganaug.latent import WeakDirectionWarning, latent_direction
     from ganaug.latent.figures import edit_figure, response_figure
 
     source, target = args.source, args.target
     per_group = args.codes_per_group
-    source_paths = _paths(args.data, source, 2 * per_group, rng)
-    target_paths = _paths(args.data, target, per_group, rng)
-    start = time.perf_counter()
-    _, source_codes = w_codes(stylegan, source_paths, args)
-    _, target_codes = w_codes(stylegan, target_paths, args)
-    held_out_paths = _paths(args.heldout, source, args.edit_images, rng)
-    held_out_images, held_out_codes = w_codes(stylegan, held_out_paths, args)
-    search_seconds = time.perf_counter() - start
-    results = {"source": source, "target": target, "codes_per_group": per_group, "space": "w",
-               "search_seconds": search_seconds}
+    source_codes, target_codes, held_out_codes = codes["source"], codes["target"], codes["held_out"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeakDirectionWarning)
-        direction = latent_direction(source_codes[:per_group], target_codes[: len(target_codes)], method="lda",
-                                     folds=5, permutations=args.permutations, seed=args.seed,
-                                     provenance=f"{source} -> {target}, W codes of training images")
+        direction = latent_direction(source_codes[:per_group], target_codes, method="lda", folds=5,
+                                     permutations=args.permutations, seed=args.seed,
+                                     provenance=f"{source} -> {target}, W codes ({label}) of training images")
         one_class = latent_direction(source_codes[:per_group], source_codes[per_group : 2 * per_group], method="lda",
                                      folds=5, permutations=args.permutations, seed=args.seed,
-                                     provenance=f"two random groups of {source}")
-    results["direction"] = direction.summary()
-    results["one_class"] = one_class.summary()
+                                     provenance=f"two random groups of {source} ({label})")
     projected = (target_codes @ direction.vector).mean() - (source_codes[:per_group] @ direction.vector).mean()
     strengths = [float(s * projected) for s in args.strengths]
-    results["class_mean_distance"] = float(projected)
-    results["strengths_in_class_mean_distances"] = list(args.strengths)
-    results["strengths"] = strengths
-    strip = edit_along(stylegan, direction, codes=held_out_codes, originals=held_out_images, strengths=strengths,
-                       space="w")
     target_index = class_names.index(target)
-    response = direction_response(classifier, strip, target_class=target_index)
-    results["response"] = response.summary()
-    if args.also_w_plus:
-        # The same W direction applied to every row of the held-out images' W+ codes (closer reconstructions).
-        from ganaug.latent import invert_images_w
-
-        plus_codes = invert_images_w(stylegan, held_out_images, space="w+", steps=args.steps,
-                                     learning_rate=args.learning_rate, verbose=0).codes
-        plus_strip = edit_along(stylegan, direction, codes=plus_codes, originals=held_out_images, strengths=strengths,
-                                space="w+")
-        plus = direction_response(classifier, plus_strip, target_class=target_index)
-        results["w_plus_response"] = plus.summary()
-        print(f"  W+ codes of the same images, W direction on every row: P({target}) "
-              f"{', '.join(f'{p:.3f}' for p in results['w_plus_response']['mean_probability'])}, monotone for "
-              f"{plus.fraction_monotone:.0%}, rising for {results['w_plus_response']['fraction_rising']:.0%}; SSIM to "
-              f"the original {', '.join(f'{v:.3f}' for v in results['w_plus_response']['mean_ssim'])}")
-        save_figure(response_figure(plus, class_name=target, title=f"{source} -> {target}: W direction on W+ codes"),
-                    os.path.join(args.out, "response_w_plus.png"))
-    # The same strengths along the one-class direction: the classifier's response to a null edit.
-    null_strip = edit_along(stylegan, one_class, codes=held_out_codes, originals=held_out_images,
-                            strengths=strengths, space="w")
-    results["one_class_response"] = direction_response(classifier, null_strip, target_class=target_index).summary()
-
-    def describe(summary):
-        return (f"held-out separation {summary['held_out_separation']:.2f} (AUC {summary['held_out_auc']:.2f}) vs "
-                f"null 95th percentile {summary['null_separation_95']:.2f}, p = {summary['p_value']:.3f}, "
-                f"beats null: {summary['beats_null']}; in-sample {summary['in_sample_separation']:.2f}")
-
-    print(f"Direction {source} -> {target} in W ({per_group} vs {len(target_codes)} training codes, "
+    held_out_images = groups["held_out"]
+    strip, response = edit_and_score(stylegan, classifier, direction, held_out_codes, held_out_images, strengths,
+                                     target_index)
+    _, null_response = edit_and_score(stylegan, classifier, one_class, held_out_codes, held_out_images, strengths,
+                                      target_index)
+    results = {"codes": label, "codes_per_group": [per_group, int(len(target_codes))],
+               "direction": direction.summary(), "one_class": one_class.summary(),
+               "class_mean_distance": float(projected), "strengths_in_class_mean_distances": list(args.strengths),
+               "strengths": strengths, "response": response.summary(),
+               "one_class_response": null_response.summary()}
+    print(f"[{label}] direction {source} -> {target} in W ({per_group} vs {len(target_codes)} training codes, "
           f"{args.permutations} permutations): {describe(results['direction'])}")
-    print(f"Two random groups of {source} ({per_group} vs {per_group}): {describe(results['one_class'])}")
-    summary = results["response"]
-    print(f"Edits of {len(held_out_paths)} held-out {source} images along the direction, strengths "
-          f"{', '.join(f'{s:g}' for s in args.strengths)} x d (d = {projected:.3f}):")
-    print(f"  P({target}) mean per strength: {', '.join(f'{p:.3f}' for p in summary['mean_probability'])} "
-          f"(of the original images: {summary['mean_original_probability']:.3f})")
-    print(f"  monotone rise for {summary['fraction_monotone']:.0%} of images (tolerance {summary['tolerance']:g}); "
-          f"rising at all for {summary['fraction_rising']:.0%}")
-    print(f"  SSIM to the original: {', '.join(f'{v:.3f}' for v in summary['mean_ssim'])}; to the unedited "
-          f"rendering: {', '.join(f'{v:.3f}' for v in summary['mean_ssim_to_reconstruction'])}")
-    print(f"  MSE to the original: {', '.join(f'{v:.4f}' for v in summary['mean_mse'])}")
-    null = results["one_class_response"]
-    print(f"  along the one-class direction instead: P({target}) "
-          f"{', '.join(f'{p:.3f}' for p in null['mean_probability'])}, "
-          f"monotone for {null['fraction_monotone']:.0%}")
-    shown = min(8, len(held_out_paths))
-    labels = [f"{p:.2f}" for p in response.probabilities[:shown, 0]]
-    figure = edit_figure(strip.images[:shown], args.strengths, row_labels=[f"P0={label}" for label in labels],
-                         title=f"held-out {source} images edited towards {target} in W (strength x d)")
-    save_figure(figure, os.path.join(args.out, "edits.png"))
-    figure = response_figure(response, class_name=target,
-                             title=f"{source} -> {target} in W: {len(held_out_paths)} held-out images")
-    save_figure(figure, os.path.join(args.out, "response.png"))
+    print(f"[{label}] two random groups of {source} ({per_group} vs {per_group}): {describe(results['one_class'])}")
+    print(f"[{label}] edits of {len(held_out_codes)} held-out {source} images (d = {projected:.3f}):")
+    print_response("along the class direction", results["response"], args.strengths)
+    print_response("along the one-class direction", results["one_class_response"], args.strengths)
+    if "held_out_w_plus" in codes:
+        # The same W direction applied to every row of the held-out images' W+ codes (closer reconstructions).
+        plus_strip, plus = edit_and_score(stylegan, classifier, direction, codes["held_out_w_plus"], held_out_images,
+                                          strengths, target_index, space="w+")
+        results["w_plus_response"] = plus.summary()
+        print_response("W+ codes, W direction on every row", results["w_plus_response"], args.strengths)
+        save_figure(response_figure(plus, class_name=target, title=f"{source} -> {target}: W direction on W+ codes"),
+                    os.path.join(args.out, f"response_w_plus_{label}.png"))
+    if "class_means" in codes:
+        # The generator's own class direction (its mapping's mean w of each class): no fit to the image codes.
+        difference = codes["class_means"][target_index] - codes["class_means"][class_names.index(source)]
+        length = float(np.linalg.norm(difference))
+        unit = difference / length
+        own_strengths = [float(s * length) for s in args.strengths]
+        _, own = edit_and_score(stylegan, classifier, unit, held_out_codes, held_out_images, own_strengths,
+                                target_index)
+        gap = float((target_codes @ unit).mean() - (source_codes[:per_group] @ unit).mean())
+        spread = float(((source_codes[:per_group] @ unit).std() + (target_codes @ unit).std()) / 2)
+        results["generator_class_direction"] = {
+            "length": length, "strengths": own_strengths, "cosine_to_lda_direction": float(unit @ direction.vector),
+            "signed_separation_of_the_codes": gap / spread, "response": own.summary()}
+        print(f"  the generator's class-mean direction (|w_{target} - w_{source}| = {length:.3f}, cosine to the LDA "
+              f"direction {unit @ direction.vector:.2f}; the codes' signed separation along it {gap / spread:.2f}):")
+        print_response("along it, strengths x its length", results["generator_class_direction"]["response"],
+                       args.strengths)
+    shown = min(8, len(held_out_codes))
+    row_labels = [f"P0={p:.2f}" for p in response.probabilities[:shown, 0]]
+    save_figure(edit_figure(strip.images[:shown], args.strengths, row_labels=row_labels,
+                            title=f"held-out {source} images edited towards {target} in W ({label}; strength x d)"),
+                os.path.join(args.out, f"edits_{label}.png"))
+    save_figure(response_figure(response, class_name=target,
+                                title=f"{source} -> {target} in W ({label}): {len(held_out_codes)} held-out images"),
+                os.path.join(args.out, f"response_{label}.png"))
+    return results
+
+
+def direction_experiment(args, stylegan, classifier, class_names, rng):
+    """Measurements 2 and 3 for every code source of ``--codes``: the direction, the one-class control, the edits."""
+    from data_readers.image_reader import read_images
+    from ganaug.latent import encode
+
+    source, target = args.source, args.target
+    per_group = args.codes_per_group
+    paths = {"source": _paths(args.data, source, 2 * per_group, rng),
+             "target": _paths(args.data, target, args.target_codes or per_group, rng),
+             "held_out": _paths(args.heldout, source, args.edit_images, rng)}
+    groups = {name: read_images(group, image_size=32) for name, group in paths.items()}
+    start, class_means, start_info = search_start(stylegan, args)
+    results = {"source": source, "target": target, "space": "w", "search": start_info, "rows": {}}
+    print(f"Reverse searches start at {start_info['start']}" + (
+        f" (tracked w_avg {start_info['distance_tracked_w_avg_to_class_mean']:.3f} from the mean of the class means; "
+        f"class means {start_info['mean_distance_between_class_means']:.3f} apart on average)"
+        if class_means is not None else ""))
+    encoder = None
+    if any(label.startswith("encoder") for label in args.codes):
+        encoder, results["encoder"] = train_encoder_on(stylegan, args)
+    for label in args.codes:
+        began = time.perf_counter()
+        if label == "search":
+            codes = {name: search_codes(stylegan, images, args, start) for name, images in groups.items()}
+        elif label == "encoder":
+            codes = {name: encode(encoder, images) for name, images in groups.items()}
+        else:  # "encoder+search": Saboo's encoder codes refined by reverse search
+            codes = {name: search_codes(stylegan, images, args, start, initial_codes=encode(encoder, images))
+                     for name, images in groups.items()}
+        if args.also_w_plus and label == "search":
+            codes["held_out_w_plus"] = search_codes(stylegan, groups["held_out"], args, start, space="w+")
+        if class_means is not None:
+            codes["class_means"] = class_means
+        seconds = time.perf_counter() - began
+        results["rows"][label] = direction_rows(args, stylegan, classifier, class_names, groups, codes, label)
+        results["rows"][label]["code_seconds"] = seconds
     return results
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stylegan-run", required=True)
-    parser.add_argument("--dcgan-run", required=True)
+    parser.add_argument("--dcgan-run", help="the DCGAN of the reverse-search comparison (not needed with "
+                        "--skip-reverse-search)")
     parser.add_argument("--data", required=True, help="the training data set (folder per class)")
     parser.add_argument("--heldout", required=True, help="held-out real images (folder per class), e.g. another seed")
     parser.add_argument("--out", required=True)
@@ -243,7 +355,20 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=64, help="held-out images of the reverse-search comparison")
     parser.add_argument("--source", default="lymphocyte")
     parser.add_argument("--target", default="large_granular_lymphocyte")
-    parser.add_argument("--codes-per-group", type=int, default=100)
+    parser.add_argument("--codes-per-group", type=int, default=100,
+                        help="source-class codes of the direction (the one-class control draws twice as many)")
+    parser.add_argument("--target-codes", type=int, default=None,
+                        help="target-class codes of the direction (default --codes-per-group)")
+    parser.add_argument("--codes", nargs="+", default=["search"], choices=("search", "encoder", "encoder+search"),
+                        help="where the W codes come from, one measured row each: reverse search, Saboo's encoder "
+                        "(train_w_encoder), or the encoder's codes refined by reverse search")
+    parser.add_argument("--start", choices=("w_avg", "class_mean"), default=None,
+                        help="start of every reverse search: the tracked w_avg, or (conditional generators, their "
+                        "default) the mean of the classes' mean w")
+    parser.add_argument("--class-mean-samples", type=int, default=2000, help="z draws per class of the class means")
+    parser.add_argument("--encoder-steps", type=int, default=1000)
+    parser.add_argument("--fakes-per-class", type=int, default=200,
+                        help="conditional generators: samples per class scored by the real-trained classifier")
     parser.add_argument("--edit-images", type=int, default=60, help="held-out source images to edit")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5, 2.0])
     parser.add_argument("--permutations", type=int, default=200)
@@ -257,15 +382,17 @@ def main(argv=None):
     from ganaug.figures import labelled_grid_figure, save_figure
     from ganaug.runs import load_run_model, read_config
 
+    if not args.skip_reverse_search and not args.dcgan_run:
+        parser.error("--dcgan-run is required unless --skip-reverse-search")
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     stylegan = load_run_model(args.stylegan_run, "generator")
-    dcgan_config = read_config(args.dcgan_run)
-    dcgan = load_run_model(args.dcgan_run, "generator")
     class_names = list(read_config(args.stylegan_run)["class_names"])
-    record = {"arguments": vars(args)}
+    record = {"arguments": vars(args), "stylegan_family": read_config(args.stylegan_run)["family"]}
     started = time.perf_counter()
     if not args.skip_reverse_search:
+        dcgan_config = read_config(args.dcgan_run)
+        dcgan = load_run_model(args.dcgan_run, "generator")
         record["reverse_search"], images, reconstructions = reverse_search(args, stylegan, dcgan, dcgan_config, rng)
         shown = slice(0, min(10, len(images)))
         figure = labelled_grid_figure(
@@ -282,6 +409,11 @@ def main(argv=None):
                             "seconds": time.perf_counter() - start}
     print(f"Classifier trained on the real training images: held-out accuracy "
           f"{record['classifier']['held_out_accuracy']:.3f} ({record['classifier']['seconds']:.0f} s)")
+    from ganaug.latent import is_conditional
+
+    if is_conditional(stylegan):
+        record["classifier"]["own_class_fraction_of_generated_samples"] = generator_class_check(
+            stylegan, classifier, class_names, args)
     record["directions"] = direction_experiment(args, stylegan, classifier, class_names, rng)
     record["seconds"] = time.perf_counter() - started
     with open(os.path.join(args.out, "style_editing.json"), "w") as f:

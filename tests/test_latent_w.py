@@ -10,6 +10,7 @@ import pytest
 from ganaug import models
 from ganaug.latent import (
     WeakDirectionWarning,
+    class_w_averages,
     edit,
     fixed_noise,
     invert_images_w,
@@ -84,6 +85,32 @@ def test_reverse_search_rejects_random_noise_and_bad_starts(generator):
         invert_images_w(generator, targets, initial_codes=np.zeros((3, W_DIM), np.float32), verbose=0)
     with pytest.raises(ValueError, match="StyleGAN generator"):
         invert_images_w(models.synthesis_of(generator), targets, verbose=0)
+
+
+def test_class_w_averages_are_the_mapping_means_per_class_and_start_a_search():
+    generator = models.build_stylegan_generator(latent_dim=LATENT, w_dim=W_DIM, mapping_layers=2, num_classes=3,
+                                                seed=0, **TINY)
+    averages = class_w_averages(generator, samples_per_class=64, seed=7)
+    assert averages.shape == (3, W_DIM) and averages.dtype == np.float32
+    z = models.sample_latent(64, LATENT, seed=7)
+    for c in range(3):
+        expected = latents_to_w(generator, z, np.full((64,), c, np.int32)).mean(axis=0)
+        np.testing.assert_allclose(averages[c], expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(averages[0], averages[1])  # the label moves w
+    np.testing.assert_array_equal(averages, class_w_averages(generator, samples_per_class=64, seed=7))
+    targets = synthesize(generator, averages[1:2])
+    start = np.tile(averages.mean(axis=0), (1, 1))
+    result = invert_images_w(generator, targets, steps=2, initial_codes=start, verbose=0)
+    assert result.codes.shape == (1, W_DIM)
+
+
+def test_class_w_averages_reject_an_unconditional_generator_and_bad_counts(generator):
+    with pytest.raises(ValueError, match="conditional StyleGAN generator"):
+        class_w_averages(generator)
+    conditional = models.build_stylegan_generator(latent_dim=LATENT, w_dim=W_DIM, mapping_layers=1, num_classes=2,
+                                                  seed=0, **TINY)
+    with pytest.raises(ValueError, match="samples_per_class"):
+        class_w_averages(conditional, samples_per_class=0)
 
 
 @pytest.mark.parametrize("real_content", ["encoder", "discriminator"])

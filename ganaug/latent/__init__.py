@@ -15,7 +15,8 @@
   permutation null next to the in-sample figure (``WeakDirectionWarning`` when it does not beat
   the null).
 * ``latents_to_w`` / ``synthesize`` / ``invert_images_w``: StyleGAN's W and W+ spaces (mapping,
-  rendering, reverse search from ``w_avg``); ``train_w_encoder``: Saboo et al.'s encoder into W.
+  rendering, reverse search from ``w_avg``); ``class_w_averages``: a conditional generator's
+  mean w per class; ``train_w_encoder``: Saboo et al.'s encoder into W.
   Directions and edits work on W codes as on z (``latent_direction``, ``edit``).
 * ``edit_along`` / ``direction_response``: edit strips along a direction (z, W, W+; from codes or
   images) and their dose response (a real-trained classifier's target-class probability against
@@ -55,7 +56,14 @@ from ganaug.latent.inversion import (
 from ganaug.latent.perturbation import THESIS_SIGMA, perturb
 from ganaug.latent.quality import reconstruction_quality
 from ganaug.latent.w_encoder import train_w_encoder
-from ganaug.latent.w_inversion import WInversionResult, fixed_noise, invert_images_w, latents_to_w, synthesize
+from ganaug.latent.w_inversion import (
+    WInversionResult,
+    class_w_averages,
+    fixed_noise,
+    invert_images_w,
+    latents_to_w,
+    synthesize,
+)
 
 __all__ = [
     "ClassInversion",
@@ -70,6 +78,7 @@ __all__ = [
     "WInversionResult",
     "WeakDirectionWarning",
     "class_direction",
+    "class_w_averages",
     "codes_from_array",
     "direction_from_image_pair",
     "direction_from_pair",

@@ -11,6 +11,10 @@ and linear edits work better there.
 * ``invert_images_w``: reverse search in W or W+ starting at ``w_avg`` (Karras et al. 2020's
   projector starts there too), by the batched Adam search of ``invert_images`` on a view of the
   synthesis network (no new optimiser code: every W or W+ code is one row of the search).
+* ``class_w_averages``: a conditional generator's mean w of every class. The tracked ``w_avg``
+  of a conditional generator averages over the classes of the training fakes (weighted by how
+  often each class was drawn); the mean of the class means weighs every class alike, a start of
+  the reverse search that favours none of them.
 
 Per-layer noise: with ``noise_mode="random"`` the same code gives another image at every call, so
 searches, encoders and edits render with the noise layers switched to ``"const"`` (a fixed noise
@@ -35,6 +39,7 @@ from ganaug.latent.inversion import (
     invert_images,
 )
 from ganaug.models import stylegan
+from ganaug.models.prior import sample_latent, validate_distribution
 
 SPACES = ("w", "w+")
 
@@ -119,6 +124,49 @@ def latents_to_w(generator, latents, labels=None, *, truncation_psi=1.0, batch_s
         parts.append(keras.ops.convert_to_numpy(mapping(inputs, training=False)))
     w = np.concatenate(parts) if parts else np.zeros((0, w_avg.shape[0]), np.float32)
     return (w_avg + float(truncation_psi) * (w - w_avg)).astype(np.float32)
+
+
+def num_classes_of(generator):
+    """Returns the number of classes of a conditional StyleGAN generator, None for an unconditional one."""
+    mapping, _, _ = _check_stylegan(generator)
+    if len(mapping.inputs) != 2:
+        return None
+    return int(mapping.get_layer("label_one_hot").num_classes)
+
+
+def class_w_averages(generator, *, samples_per_class=2000, latent_distribution="normal", seed=0, batch_size=256):
+    """Returns the mean w of every class of a conditional StyleGAN generator, float32 ``(num_classes, w_dim)``.
+
+    Row ``c`` is the mean of ``mapping(z, c)`` over ``samples_per_class`` prior draws of z (the
+    same draws for every class, so that rows differ by the class alone). Their mean,
+    ``class_w_averages(g).mean(axis=0)``, is a start for ``invert_images_w(initial_codes=...)``
+    that weighs every class alike (the tracked ``w_avg`` weighs them by how often each was drawn
+    in training); their differences are the generator's own class directions in W.
+
+    Args:
+        generator: a conditional StyleGAN generator (``build_stylegan_generator(num_classes=...)``).
+        samples_per_class: prior draws of z per class (>= 1).
+        latent_distribution: the generator's prior.
+        seed: seed of the draws of z.
+        batch_size: codes per forward pass.
+
+    Raises:
+        ValueError: for a generator that is not a conditional StyleGAN one, or bad counts.
+    """
+    num_classes = num_classes_of(generator)
+    if num_classes is None:
+        raise ValueError(
+            "`generator` must be a conditional StyleGAN generator (a mapping with a label input). "
+            f"Received: generator={generator.name!r} (unconditional)"
+        )
+    samples_per_class = check_positive_integer(samples_per_class, "samples_per_class")
+    validate_distribution(latent_distribution)
+    mapping, _, _ = _check_stylegan(generator)
+    latents = sample_latent(samples_per_class, int(mapping.inputs[0].shape[-1]), distribution=latent_distribution,
+                            seed=seed)
+    means = [latents_to_w(generator, latents, np.full((samples_per_class,), c, np.int32),
+                          batch_size=batch_size).mean(axis=0) for c in range(num_classes)]
+    return np.stack(means).astype(np.float32)
 
 
 def _as_w_plus(generator, codes, name="codes"):
