@@ -310,7 +310,9 @@ def direction_experiment(args, stylegan, classifier, class_names, rng):
 
     source, target = args.source, args.target
     per_group = args.codes_per_group
-    paths = {"source": _paths(args.data, source, 2 * per_group, rng),
+    # The source draw in random order: its first half gives the direction, its second the one-class
+    # control, so the two halves must not follow the files' order (a generator may write them in order).
+    paths = {"source": list(rng.permutation(_paths(args.data, source, 2 * per_group, rng))),
              "target": _paths(args.data, target, args.target_codes or per_group, rng),
              "held_out": _paths(args.heldout, source, args.edit_images, rng)}
     groups = {name: read_images(group, image_size=32) for name, group in paths.items()}
