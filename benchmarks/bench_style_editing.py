@@ -145,13 +145,14 @@ def search_start(stylegan, args):
     the label the direction is to find.
     """
     from ganaug.latent import class_w_averages
-    from ganaug.latent.w_inversion import num_classes_of
+    from ganaug.models.spec import GeneratorSpec
     from ganaug.models import w_avg_of
 
     tracked = w_avg_of(stylegan)
-    choice = args.start or ("class_mean" if num_classes_of(stylegan) else "w_avg")
+    conditional = GeneratorSpec.of(stylegan).conditional
+    choice = args.start or ("class_mean" if conditional else "w_avg")
     info = {"start": choice}
-    if num_classes_of(stylegan):
+    if conditional:
         averages = class_w_averages(stylegan, samples_per_class=args.class_mean_samples, seed=args.seed)
         class_mean = averages.mean(axis=0)
         info["distance_tracked_w_avg_to_class_mean"] = float(np.linalg.norm(tracked - class_mean))

@@ -40,6 +40,7 @@ from ganaug.latent.inversion import (
 )
 from ganaug.models import stylegan
 from ganaug.models.prior import sample_latent, validate_distribution
+from ganaug.models.spec import GeneratorSpec
 
 SPACES = ("w", "w+")
 
@@ -126,14 +127,6 @@ def latents_to_w(generator, latents, labels=None, *, truncation_psi=1.0, batch_s
     return (w_avg + float(truncation_psi) * (w - w_avg)).astype(np.float32)
 
 
-def num_classes_of(generator):
-    """Returns the number of classes of a conditional StyleGAN generator, None for an unconditional one."""
-    mapping, _, _ = _check_stylegan(generator)
-    if len(mapping.inputs) != 2:
-        return None
-    return int(mapping.get_layer("label_one_hot").num_classes)
-
-
 def class_w_averages(generator, *, samples_per_class=2000, latent_distribution="normal", seed=0, batch_size=256):
     """Returns the mean w of every class of a conditional StyleGAN generator, float32 ``(num_classes, w_dim)``.
 
@@ -153,7 +146,8 @@ def class_w_averages(generator, *, samples_per_class=2000, latent_distribution="
     Raises:
         ValueError: for a generator that is not a conditional StyleGAN one, or bad counts.
     """
-    num_classes = num_classes_of(generator)
+    mapping, _, _ = _check_stylegan(generator)
+    num_classes = GeneratorSpec.of(generator).num_classes
     if num_classes is None:
         raise ValueError(
             "`generator` must be a conditional StyleGAN generator (a mapping with a label input). "
@@ -161,7 +155,6 @@ def class_w_averages(generator, *, samples_per_class=2000, latent_distribution="
         )
     samples_per_class = check_positive_integer(samples_per_class, "samples_per_class")
     validate_distribution(latent_distribution)
-    mapping, _, _ = _check_stylegan(generator)
     latents = sample_latent(samples_per_class, int(mapping.inputs[0].shape[-1]), distribution=latent_distribution,
                             seed=seed)
     means = [latents_to_w(generator, latents, np.full((samples_per_class,), c, np.int32),
