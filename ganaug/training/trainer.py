@@ -197,7 +197,6 @@ class GANTrainer:
             raise ValueError(f"`family` must be one of {FAMILIES} or None. Received: family={family!r}")
         self.mixed_precision = mixed_precision
         self.precision_policy = precision.precision_policy(mixed_precision)  # None: float32
-        self._loss_scaling = precision.needs_loss_scaling(self.precision_policy)
         self.jit_compile = jit_compile
         self.seed = check_int(seed, "seed", 0)
         self.strategy = distribute.resolve_strategy(strategy)
@@ -241,6 +240,10 @@ class GANTrainer:
         self._train_functions = {}
         self._generator_metrics = None
         self._training_data = None
+
+    @property
+    def _loss_scaling(self):
+        return precision.needs_loss_scaling(self.precision_policy)
 
     # ----------------------------------------------------------------------------- construction
     def _build_models(self, generator, discriminator):
