@@ -16,7 +16,8 @@ commands and the figures of one run. Three measurements, each printed:
    images whose target-class probability rises monotonically with the strength, and the SSIM /
    MSE drift to the original image.
 3. **Two groups drawn from one class** (the source class split at random): the same procedure;
-   its direction should *not* beat its permutation null.
+   its direction should *not* beat its permutation null; repeated over ``--control-splits``
+   random splits, about 5 % of them may (the rate of a calibrated test), no more.
 
 Strengths are in units of the direction's in-sample class-mean distance ``d`` along the unit
 vector (``--strengths 0 0.5 1 1.5 2`` means 0 to 2d), so that "1" moves a code by the distance
@@ -232,6 +233,40 @@ def edit_and_score(stylegan, classifier, direction, codes, originals, strengths,
     return strip, direction_response(classifier, strip, target_class=target_index)
 
 
+def one_class_controls(pool, per_group, args):
+    """The one-class control repeated over ``--control-splits`` random splits of one class's codes.
+
+    Two random halves of one class are exchangeable, so a sound procedure (the cross-validated
+    separation and a null computed the same way) beats its null at the 5 % level for about one
+    split in twenty, whatever the codes are. A single split therefore says "beats" now and then
+    by design (session 5 saw p = 0.025 once in four runs). Repeating the split tells that apart
+    from a flawed procedure (information leaking from the held-out folds, a null computed
+    differently), which would beat its null far more often. The first split is the row's own
+    control (the first and second half of the shuffled draw); the others reshuffle the same codes.
+    Returns the counts, every split's p-value and held-out separation, and the binomial tail
+    probability of at least that many splits beating the null if each does so with probability 0.05.
+    """
+    from scipy.stats import binom
+
+    from ganaug.latent import latent_direction
+
+    rng = np.random.default_rng(args.seed + 7919)
+    p_values, separations, beats = [], [], []
+    for split in range(args.control_splits):
+        order = np.arange(len(pool)) if split == 0 else rng.permutation(len(pool))
+        control = latent_direction(pool[order[:per_group]], pool[order[per_group : 2 * per_group]], method="lda",
+                                   folds=5, permutations=args.permutations, seed=args.seed + split, warn=False)
+        p_values.append(float(control.p_value))
+        separations.append(float(control.held_out_separation))
+        beats.append(bool(control.beats_null))
+    beating = int(sum(beats))
+    return {"splits": args.control_splits, "beating_null": beating, "expected_beating": 0.05 * args.control_splits,
+            "binomial_p": float(binom.sf(beating - 1, args.control_splits, 0.05)),
+            "median_p_value": float(np.median(p_values)), "p_values": p_values,
+            "held_out_separations": separations,
+            "held_out_separation_range": [float(min(separations)), float(max(separations))]}
+
+
 def direction_rows(args, stylegan, classifier, class_names, groups, codes, label):
     """One measured row: the class direction and the one-class control on one set of codes, and the edits."""
     from ganaug.figures import save_figure
@@ -249,6 +284,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         one_class = latent_direction(source_codes[:per_group], source_codes[per_group : 2 * per_group], method="lda",
                                      folds=5, permutations=args.permutations, seed=args.seed,
                                      provenance=f"two random groups of {source} ({label})")
+    controls = one_class_controls(source_codes[: 2 * per_group], per_group, args)
     projected = (target_codes @ direction.vector).mean() - (source_codes[:per_group] @ direction.vector).mean()
     strengths = [float(s * projected) for s in args.strengths]
     target_index = class_names.index(target)
@@ -258,13 +294,18 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     _, null_response = edit_and_score(stylegan, classifier, one_class, held_out_codes, held_out_images, strengths,
                                       target_index)
     results = {"codes": label, "codes_per_group": [per_group, int(len(target_codes))],
-               "direction": direction.summary(), "one_class": one_class.summary(),
+               "direction": direction.summary(), "one_class": one_class.summary(), "one_class_splits": controls,
                "class_mean_distance": float(projected), "strengths_in_class_mean_distances": list(args.strengths),
                "strengths": strengths, "response": response.summary(),
                "one_class_response": null_response.summary()}
     print(f"[{label}] direction {source} -> {target} in W ({per_group} vs {len(target_codes)} training codes, "
           f"{args.permutations} permutations): {describe(results['direction'])}")
     print(f"[{label}] two random groups of {source} ({per_group} vs {per_group}): {describe(results['one_class'])}")
+    print(f"[{label}] {controls['splits']} random splits of the same {2 * per_group} {source} codes: "
+          f"{controls['beating_null']} beat their null (its 95th percentile; expected {controls['expected_beating']:.1f} if the test "
+          f"is calibrated; binomial p = {controls['binomial_p']:.3f}), median p {controls['median_p_value']:.2f}, "
+          f"held-out separations {controls['held_out_separation_range'][0]:.2f} to "
+          f"{controls['held_out_separation_range'][1]:.2f}")
     print(f"[{label}] edits of {len(held_out_codes)} held-out {source} images (d = {projected:.3f}):")
     print_response("along the class direction", results["response"], args.strengths)
     print_response("along the one-class direction", results["one_class_response"], args.strengths)
@@ -376,6 +417,8 @@ def main(argv=None):
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5, 2.0])
     parser.add_argument("--permutations", type=int, default=200)
     parser.add_argument("--classifier-steps", type=int, default=1500)
+    parser.add_argument("--control-splits", type=int, default=20,
+                        help="random splits of the source codes of the repeated one-class control (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-reverse-search", action="store_true")
     parser.add_argument("--also-w-plus", action="store_true",
