@@ -309,6 +309,17 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     print(f"[{label}] edits of {len(held_out_codes)} held-out {source} images (d = {projected:.3f}):")
     print_response("along the class direction", results["response"], args.strengths)
     print_response("along the one-class direction", results["one_class_response"], args.strengths)
+    if args.monotone_up_to is not None:
+        # A shorter range fixed before the run (e.g. 1 d: from the source class to the target's mean),
+        # checked with the same rule on the same images.
+        limit = args.monotone_up_to * abs(projected) * (1 + 1e-6)
+        shown_strengths = [s for s in args.strengths if s <= args.monotone_up_to]
+        results["response_up_to"] = dict(response.up_to(limit).summary(), strengths_in_class_mean_distances=shown_strengths)
+        results["one_class_response_up_to"] = null_response.up_to(limit).summary()
+        print_response(f"along the class direction, 0 to {args.monotone_up_to:g} d only", results["response_up_to"],
+                       shown_strengths)
+        print_response(f"along the one-class direction, 0 to {args.monotone_up_to:g} d only",
+                       results["one_class_response_up_to"], shown_strengths)
     if "held_out_w_plus" in codes:
         # The same W direction applied to every row of the held-out images' W+ codes (closer reconstructions).
         plus_strip, plus = edit_and_score(stylegan, classifier, direction, codes["held_out_w_plus"], held_out_images,
@@ -416,6 +427,9 @@ def main(argv=None):
     parser.add_argument("--edit-images", type=int, default=60, help="held-out source images to edit")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5, 2.0])
     parser.add_argument("--permutations", type=int, default=200)
+    parser.add_argument("--monotone-up-to", type=float, default=None,
+                        help="also check the dose response over the strengths up to this many d only (e.g. 1: "
+                        "from the source class to the target class's mean)")
     parser.add_argument("--classifier-steps", type=int, default=1500)
     parser.add_argument("--control-splits", type=int, default=20,
                         help="random splits of the source codes of the repeated one-class control (default 20)")

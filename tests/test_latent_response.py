@@ -137,6 +137,26 @@ def test_response_counts_monotone_rises_and_measures_drift_against_the_original(
     assert len(figure.axes) == 3
 
 
+def test_up_to_rechecks_a_shorter_range_with_the_same_rule():
+    classifier = _brightness_classifier()
+    # Row 0 rises to strength 1 and overshoots after it; row 1 falls on the way; row 2 rises throughout.
+    strengths = (0.0, 0.5, 1.0, 2.0)
+    brightness = [[0.0, 0.2, 0.4, -0.3], [0.0, -0.1, 0.3, 0.5], [0.0, 0.1, 0.2, 0.3]]
+    response = direction_response(classifier, _strip(brightness, strengths), target_class=1)
+    np.testing.assert_array_equal(response.monotone, [False, False, True])
+    short = response.up_to(1.0)
+    np.testing.assert_array_equal(short.strengths, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(short.monotone, [True, False, True])
+    assert short.fraction_monotone == 2 / 3
+    np.testing.assert_allclose(short.probabilities, response.probabilities[:, :3])
+    np.testing.assert_allclose(short.rise, response.probabilities[:, 2] - response.probabilities[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(short.spearman, [1.0, 0.5, 1.0], atol=1e-6)  # row 1 ranks 2, 1, 3: 1 - 6 * 2 / 24
+    assert short.ssim.shape == (3, 3) and short.mse_to_reconstruction.shape == (3, 3)
+    assert short.summary()["strengths"] == [0.0, 0.5, 1.0]
+    with pytest.raises(ValueError, match="max_strength=0.2"):
+        response.up_to(0.2)
+
+
 def test_tolerance_absorbs_tiny_falls_of_a_saturated_probability():
     classifier = _brightness_classifier(scale=20.0)
     strip = _strip([[0.0, 0.5, 0.49]], (0.0, 1.0, 2.0))  # near 1 at 0.5 (0.99995), a fall of 1e-5 after

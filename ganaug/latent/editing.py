@@ -291,6 +291,45 @@ class DirectionResponse:
     tolerance: float
     original_probabilities: np.ndarray
 
+    def up_to(self, max_strength):
+        """Returns the response over the strengths ``<= max_strength`` only, with its verdict recomputed.
+
+        The check of a range fixed in advance that is shorter than the one the strip was rendered
+        over (e.g. from the source class to the target class's mean, where the full strip also
+        goes beyond it): the same images, the same probabilities and the same rule (and
+        ``tolerance``) as ``direction_response``, on the first columns only.
+
+        Args:
+            max_strength: the largest strength kept; at least two strengths must remain.
+
+        Returns:
+            ``DirectionResponse``.
+
+        Raises:
+            ValueError: if fewer than two strengths are ``<= max_strength``.
+        """
+        keep = self.strengths <= np.float32(max_strength)
+        if int(keep.sum()) < 2:
+            raise ValueError(
+                f"`max_strength` must keep at least two strengths. Received: max_strength={max_strength!r} "
+                f"with strengths {self.strengths.tolist()}"
+            )
+        probabilities = self.probabilities[:, keep]
+        monotone, rise = _monotone_rise(probabilities, self.tolerance)
+        return dataclasses.replace(
+            self,
+            strengths=self.strengths[keep],
+            probabilities=probabilities,
+            monotone=monotone,
+            fraction_monotone=float(np.mean(monotone)) if len(monotone) else float("nan"),
+            rise=rise.astype(np.float32),
+            spearman=_spearman(self.strengths[keep], probabilities),
+            mse=self.mse[:, keep],
+            ssim=self.ssim[:, keep],
+            mse_to_reconstruction=self.mse_to_reconstruction[:, keep],
+            ssim_to_reconstruction=self.ssim_to_reconstruction[:, keep],
+        )
+
     def summary(self):
         """Returns the means per strength and the per-image verdict as a JSON-ready dict."""
 
@@ -314,6 +353,12 @@ class DirectionResponse:
             "mean_mse_to_reconstruction": listed(self.mse_to_reconstruction.mean(axis=0)),
             "mean_ssim_to_reconstruction": listed(self.ssim_to_reconstruction.mean(axis=0)),
         }
+
+
+def _monotone_rise(probabilities, tolerance):
+    """Per image (row): never falls by more than ``tolerance`` and ends more than it above its start."""
+    rise = probabilities[:, -1] - probabilities[:, 0]
+    return np.all(np.diff(probabilities, axis=1) >= -tolerance, axis=1) & (rise > tolerance), rise
 
 
 def _class_probabilities(classifier, images, batch_size):
@@ -408,9 +453,7 @@ def direction_response(classifier, strip, *, target_class, tolerance=1e-3, batch
     flat = images.reshape(count * steps, *images.shape[2:])
     probabilities = _class_probabilities(classifier, flat, batch_size)[:, target_class].reshape(count, steps)
     original_probabilities = _class_probabilities(classifier, strip.originals, batch_size)[:, target_class]
-    falls = np.diff(probabilities, axis=1)
-    rise = probabilities[:, -1] - probabilities[:, 0]
-    monotone = np.all(falls >= -tolerance, axis=1) & (rise > tolerance)
+    monotone, rise = _monotone_rise(probabilities, tolerance)
 
     def per_strength(metric, references):
         repeated = np.repeat(references, steps, axis=0)
