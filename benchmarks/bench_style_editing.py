@@ -267,6 +267,22 @@ def one_class_controls(pool, per_group, args):
             "held_out_separation_range": [float(min(separations)), float(max(separations))]}
 
 
+def paired_specificity(response, control):
+    """Is the dose response the class direction's own? Each image against itself along the control.
+
+    A move of the same length along a direction with no class in it (the one-class control) can
+    also raise the target-class probability (an edited rendering drifts towards the classes near
+    the source), and with a small ``tolerance`` such drifts count as monotone. So every image's rise
+    along the class direction is compared with its own rise along the control direction, at the
+    same strengths.
+    """
+    rise, control_rise = response.rise.astype(np.float64), control.rise.astype(np.float64)
+    above = rise > control_rise
+    return {"fraction_rise_above_control": float(np.mean(above)),
+            "fraction_monotone_and_above_control": float(np.mean(above & response.monotone)),
+            "median_rise": float(np.median(rise)), "median_control_rise": float(np.median(control_rise))}
+
+
 def direction_rows(args, stylegan, classifier, class_names, groups, codes, label):
     """One measured row: the class direction and the one-class control on one set of codes, and the edits."""
     from ganaug.figures import save_figure
@@ -293,7 +309,10 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
                                      target_index)
     _, null_response = edit_and_score(stylegan, classifier, one_class, held_out_codes, held_out_images, strengths,
                                       target_index)
-    results = {"codes": label, "codes_per_group": [per_group, int(len(target_codes))],
+    specificity = paired_specificity(response, null_response)
+    results = {"codes": label, "codes_per_group": [per_group, int(len(target_codes))], "specificity": specificity,
+               "probabilities": response.probabilities.tolist(),
+               "one_class_probabilities": null_response.probabilities.tolist(),
                "direction": direction.summary(), "one_class": one_class.summary(), "one_class_splits": controls,
                "class_mean_distance": float(projected), "strengths_in_class_mean_distances": list(args.strengths),
                "strengths": strengths, "response": response.summary(),
@@ -309,6 +328,10 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     print(f"[{label}] edits of {len(held_out_codes)} held-out {source} images (d = {projected:.3f}):")
     print_response("along the class direction", results["response"], args.strengths)
     print_response("along the one-class direction", results["one_class_response"], args.strengths)
+    print(f"  paired with the one-class direction, image by image: the class direction raises P(target) more for "
+          f"{specificity['fraction_rise_above_control']:.0%}; monotone and more for "
+          f"{specificity['fraction_monotone_and_above_control']:.0%} (median rise {specificity['median_rise']:.3f} "
+          f"against {specificity['median_control_rise']:.3f})")
     if args.monotone_up_to is not None:
         # A shorter range fixed before the run (e.g. 1 d: from the source class to the target's mean),
         # checked with the same rule on the same images.
@@ -316,10 +339,13 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         shown_strengths = [s for s in args.strengths if s <= args.monotone_up_to]
         results["response_up_to"] = dict(response.up_to(limit).summary(), strengths_in_class_mean_distances=shown_strengths)
         results["one_class_response_up_to"] = null_response.up_to(limit).summary()
+        results["specificity_up_to"] = paired_specificity(response.up_to(limit), null_response.up_to(limit))
         print_response(f"along the class direction, 0 to {args.monotone_up_to:g} d only", results["response_up_to"],
                        shown_strengths)
         print_response(f"along the one-class direction, 0 to {args.monotone_up_to:g} d only",
                        results["one_class_response_up_to"], shown_strengths)
+        print(f"    paired, 0 to {args.monotone_up_to:g} d: monotone and above the control for "
+              f"{results['specificity_up_to']['fraction_monotone_and_above_control']:.0%}")
     if "held_out_w_plus" in codes:
         # The same W direction applied to every row of the held-out images' W+ codes (closer reconstructions).
         plus_strip, plus = edit_and_score(stylegan, classifier, direction, codes["held_out_w_plus"], held_out_images,
