@@ -470,6 +470,10 @@ def main(argv=None):
 
     if not args.skip_reverse_search and not args.dcgan_run:
         parser.error("--dcgan-run is required unless --skip-reverse-search")
+    if args.monotone_up_to is not None and sum(s <= args.monotone_up_to for s in args.strengths) < 2:
+        parser.error(f"--monotone-up-to {args.monotone_up_to:g} keeps fewer than two of --strengths {args.strengths}")
+    if args.control_splits < 1:
+        parser.error(f"--control-splits must be >= 1. Received: {args.control_splits}")
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     stylegan = load_run_model(args.stylegan_run, "generator")
