@@ -267,22 +267,6 @@ def one_class_controls(pool, per_group, args):
             "held_out_separation_range": [float(min(separations)), float(max(separations))]}
 
 
-def paired_specificity(response, control):
-    """Is the dose response the class direction's own? Each image against itself along the control.
-
-    A move of the same length along a direction with no class in it (the one-class control) can
-    also raise the target-class probability (an edited rendering drifts towards the classes near
-    the source), and with a small ``tolerance`` such drifts count as monotone. So every image's rise
-    along the class direction is compared with its own rise along the control direction, at the
-    same strengths.
-    """
-    rise, control_rise = response.rise.astype(np.float64), control.rise.astype(np.float64)
-    above = rise > control_rise
-    return {"fraction_rise_above_control": float(np.mean(above)),
-            "fraction_monotone_and_above_control": float(np.mean(above & response.monotone)),
-            "median_rise": float(np.median(rise)), "median_control_rise": float(np.median(control_rise))}
-
-
 def direction_rows(args, stylegan, classifier, class_names, groups, codes, label):
     """One measured row: the class direction and the one-class control on one set of codes, and the edits."""
     from ganaug.figures import save_figure
@@ -309,7 +293,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
                                      target_index)
     _, null_response = edit_and_score(stylegan, classifier, one_class, held_out_codes, held_out_images, strengths,
                                       target_index)
-    specificity = paired_specificity(response, null_response)
+    specificity = response.specificity(null_response)
     results = {"codes": label, "codes_per_group": [per_group, int(len(target_codes))], "specificity": specificity,
                "probabilities": response.probabilities.tolist(),
                "one_class_probabilities": null_response.probabilities.tolist(),
@@ -339,7 +323,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         shown_strengths = [s for s in args.strengths if s <= args.monotone_up_to]
         results["response_up_to"] = dict(response.up_to(limit).summary(), strengths_in_class_mean_distances=shown_strengths)
         results["one_class_response_up_to"] = null_response.up_to(limit).summary()
-        results["specificity_up_to"] = paired_specificity(response.up_to(limit), null_response.up_to(limit))
+        results["specificity_up_to"] = response.up_to(limit).specificity(null_response.up_to(limit))
         print_response(f"along the class direction, 0 to {args.monotone_up_to:g} d only", results["response_up_to"],
                        shown_strengths)
         print_response(f"along the one-class direction, 0 to {args.monotone_up_to:g} d only",

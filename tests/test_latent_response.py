@@ -157,6 +157,26 @@ def test_up_to_rechecks_a_shorter_range_with_the_same_rule():
         response.up_to(0.2)
 
 
+def test_specificity_pairs_every_image_with_its_own_control():
+    classifier = _brightness_classifier()
+    strengths = (0.0, 0.5, 1.0)
+    # Along the class direction: row 0 rises a lot, row 1 a little, row 2 rises then falls.
+    edit = direction_response(classifier, _strip([[0.0, 0.3, 0.6], [0.0, 0.05, 0.1], [0.0, 0.4, 0.2]], strengths),
+                              target_class=1)
+    # Along the control: row 0 a little, row 1 more than the class direction, row 2 nothing.
+    control = direction_response(classifier, _strip([[0.0, 0.05, 0.1], [0.0, 0.2, 0.4], [0.0, 0.0, 0.0]], strengths),
+                                 target_class=1)
+    result = edit.specificity(control)
+    assert result["fraction_rise_above_control"] == 2 / 3  # rows 0 and 2
+    assert result["fraction_monotone_and_above_control"] == 1 / 3  # row 0 (row 2 is not monotone)
+    np.testing.assert_allclose(result["median_rise"], np.median(edit.rise), rtol=1e-6)
+    np.testing.assert_allclose(result["median_control_rise"], np.median(control.rise), rtol=1e-6)
+    with pytest.raises(ValueError, match="same images at the same strengths"):
+        edit.specificity(control.up_to(0.5))
+    with pytest.raises(TypeError, match="control=dict"):
+        edit.specificity(result)
+
+
 def test_tolerance_absorbs_tiny_falls_of_a_saturated_probability():
     classifier = _brightness_classifier(scale=20.0)
     strip = _strip([[0.0, 0.5, 0.49]], (0.0, 1.0, 2.0))  # near 1 at 0.5 (0.99995), a fall of 1e-5 after

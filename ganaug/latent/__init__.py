@@ -20,7 +20,8 @@
   Directions and edits work on W codes as on z (``latent_direction``, ``edit``).
 * ``edit_along`` / ``direction_response``: edit strips along a direction (z, W, W+; from codes or
   images) and their dose response (a real-trained classifier's target-class probability against
-  the strength, monotone per image) with the identity drift (MSE, SSIM to the original).
+  the strength, monotone per image) with the identity drift (MSE, SSIM to the original);
+  ``DirectionResponse.specificity`` pairs each image with its own edit along a control direction.
 """
 
 from ganaug.latent.arithmetic import LatentCode, codes_from_array, mean_code, stack_codes

@@ -330,6 +330,44 @@ class DirectionResponse:
             ssim_to_reconstruction=self.ssim_to_reconstruction[:, keep],
         )
 
+    def specificity(self, control):
+        """Returns how often the edit beats the same images' edit along a control direction.
+
+        A move along a direction with no class in it (e.g. between two random halves of the source
+        class) can also raise the target-class probability: an edited rendering drifts towards the
+        classes near the source, and with a small ``tolerance`` such a drift counts as monotone.
+        Each image's rise here is therefore compared with its own rise along ``control``, which
+        must be the same images at the same strengths.
+
+        Args:
+            control: the ``DirectionResponse`` of the same images along the control direction.
+
+        Returns:
+            dict: ``fraction_rise_above_control`` (the rise here is larger than along the control),
+            ``fraction_monotone_and_above_control`` (that, and monotone here), ``median_rise`` and
+            ``median_control_rise``.
+
+        Raises:
+            TypeError: if ``control`` is not a ``DirectionResponse``.
+            ValueError: if it does not hold the same number of images and strengths.
+        """
+        if not isinstance(control, DirectionResponse):
+            raise TypeError(f"`control` must be a DirectionResponse. Received: control={type(control).__name__}")
+        if control.probabilities.shape != self.probabilities.shape or not np.allclose(control.strengths, self.strengths):
+            raise ValueError(
+                "`control` must score the same images at the same strengths. Received: control with probabilities "
+                f"{control.probabilities.shape} at {control.strengths.tolist()}, this response "
+                f"{self.probabilities.shape} at {self.strengths.tolist()}"
+            )
+        rise, control_rise = self.rise.astype(np.float64), control.rise.astype(np.float64)
+        above = rise > control_rise
+        return {
+            "fraction_rise_above_control": float(np.mean(above)),
+            "fraction_monotone_and_above_control": float(np.mean(above & self.monotone)),
+            "median_rise": float(np.median(rise)),
+            "median_control_rise": float(np.median(control_rise)),
+        }
+
     def summary(self):
         """Returns the means per strength and the per-image verdict as a JSON-ready dict."""
 
