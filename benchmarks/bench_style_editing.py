@@ -233,7 +233,7 @@ def edit_and_score(stylegan, classifier, direction, codes, originals, strengths,
     return strip, direction_response(classifier, strip, target_class=target_index)
 
 
-def one_class_controls(pool, per_group, args):
+def one_class_controls(pool, per_group, args, first):
     """The one-class control repeated over ``--control-splits`` random splits of one class's codes.
 
     Two random halves of one class are exchangeable, so a sound procedure (the cross-validated
@@ -242,8 +242,8 @@ def one_class_controls(pool, per_group, args):
     by design (session 5 saw p = 0.025 once in four runs). Repeating the split tells that apart
     from a flawed procedure (information leaking from the held-out folds, a null computed
     differently), which would beat its null far more often. The first split is the row's own
-    control (the first and second half of the shuffled draw); the others reshuffle the same codes.
-    Returns the counts, every split's p-value and held-out separation, and the binomial tail
+    control (the first and second half of the shuffled draw), passed in as ``first`` rather than
+    fitted again; the others reshuffle the same codes. Returns the counts, every split's p-value and held-out separation, and the binomial tail
     probability of at least that many splits beating the null if each does so with probability 0.05.
     """
     from scipy.stats import binom
@@ -253,9 +253,12 @@ def one_class_controls(pool, per_group, args):
     rng = np.random.default_rng(args.seed + 7919)
     p_values, separations, beats = [], [], []
     for split in range(args.control_splits):
-        order = np.arange(len(pool)) if split == 0 else rng.permutation(len(pool))
-        control = latent_direction(pool[order[:per_group]], pool[order[per_group : 2 * per_group]], method="lda",
-                                   folds=5, permutations=args.permutations, seed=args.seed + split, warn=False)
+        if split == 0:
+            control = first
+        else:
+            order = rng.permutation(len(pool))
+            control = latent_direction(pool[order[:per_group]], pool[order[per_group : 2 * per_group]], method="lda",
+                                       folds=5, permutations=args.permutations, seed=args.seed + split, warn=False)
         p_values.append(float(control.p_value))
         separations.append(float(control.held_out_separation))
         beats.append(bool(control.beats_null))
@@ -284,7 +287,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         one_class = latent_direction(source_codes[:per_group], source_codes[per_group : 2 * per_group], method="lda",
                                      folds=5, permutations=args.permutations, seed=args.seed,
                                      provenance=f"two random groups of {source} ({label})")
-    controls = one_class_controls(source_codes[: 2 * per_group], per_group, args)
+    controls = one_class_controls(source_codes[: 2 * per_group], per_group, args, one_class)
     projected = (target_codes @ direction.vector).mean() - (source_codes[:per_group] @ direction.vector).mean()
     strengths = [float(s * projected) for s in args.strengths]
     target_index = class_names.index(target)
@@ -321,9 +324,10 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         # checked with the same rule on the same images.
         limit = args.monotone_up_to * abs(projected) * (1 + 1e-6)
         shown_strengths = [s for s in args.strengths if s <= args.monotone_up_to]
-        results["response_up_to"] = dict(response.up_to(limit).summary(), strengths_in_class_mean_distances=shown_strengths)
-        results["one_class_response_up_to"] = null_response.up_to(limit).summary()
-        results["specificity_up_to"] = response.up_to(limit).specificity(null_response.up_to(limit))
+        short, null_short = response.up_to(limit), null_response.up_to(limit)
+        results["response_up_to"] = dict(short.summary(), strengths_in_class_mean_distances=shown_strengths)
+        results["one_class_response_up_to"] = null_short.summary()
+        results["specificity_up_to"] = short.specificity(null_short)
         print_response(f"along the class direction, 0 to {args.monotone_up_to:g} d only", results["response_up_to"],
                        shown_strengths)
         print_response(f"along the one-class direction, 0 to {args.monotone_up_to:g} d only",
