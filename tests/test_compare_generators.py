@@ -71,6 +71,15 @@ def test_perfect_generator_is_selected_over_collapsed_and_mislabelled(data):
     assert rows["mislabelled"]["fidelity"] < 0.3
     assert rows["mislabelled"]["tstr_accuracy"] < 0.4 < rows["perfect"]["tstr_accuracy"]
     assert not rows["collapsed"]["meets_targets"] and not rows["mislabelled"]["meets_targets"]
+    # Per class, the synthetic-trained classifier's accuracy on held-out real images: the classes'
+    # accuracies weighted by their held-out counts give the overall TSTR accuracy (equal counts here).
+    for name in ("perfect", "mislabelled"):
+        per_class = [result["per_class"][name][c]["tstr_accuracy"] for c in result["class_names"]]
+        np.testing.assert_allclose(np.mean(per_class), rows[name]["tstr_accuracy"], atol=1e-6)
+    assert max(result["per_class"]["mislabelled"][c]["tstr_accuracy"] for c in result["class_names"]) < 0.4
+    assert [result["per_class"]["real"][c]["tstr_accuracy"] for c in result["class_names"]] == \
+        result["real_per_class_accuracy"]
+    assert "lymphocyte" in per_class_comparison_table(result, metric="tstr_accuracy")
     table = comparison_table(result)
     assert "**perfect** (selected)" in table and "real held-out" in table
     assert "lymphocyte" in per_class_comparison_table(result)

@@ -142,3 +142,33 @@ def test_errors_name_the_bad_argument():
         losses.non_saturating_discriminator_loss(REAL, FAKE, label_smoothing=1.5)
     with pytest.raises(ValueError, match="label_smoothing"):
         losses.discriminator_loss(REAL, FAKE, loss="hinge", label_smoothing=0.1)
+
+
+def test_lecam_regularization_matches_hand_values():
+    # Tseng et al. 2021, eq. 3: relu(D(x) - alpha_F)^2 + relu(alpha_R - D(G(z)))^2 per example.
+    real = np.array([[1.0], [-0.5]], np.float32)
+    fake = np.array([[0.2], [-2.0]], np.float32)
+    value = losses.lecam_regularization(real, fake, 0.5, -0.3).numpy()
+    # (1 + 0.3)^2 + (0.5 - 0.2)^2 = 1.78; relu(-0.5 + 0.3) = 0 and (0.5 + 2)^2 = 6.25
+    np.testing.assert_allclose(value, [1.78, 6.25], rtol=1e-6)
+
+
+def test_lecam_objective_updates_its_averages_before_the_term():
+    from ganaug.training.objectives import ConditionalObjective
+
+    objective = ConditionalObjective(loss="hinge", lecam_weight=0.5, lecam_decay=0.9)
+    objective.build(None, None)
+    first_real, first_fake = np.array([[2.0], [0.0]], np.float32), np.array([[-1.0], [-3.0]], np.float32)
+    term = objective.logit_regularisation((first_real, None), (first_fake, None)).numpy()
+    # the first step sets the averages to its means: alpha_R = 1, alpha_F = -2
+    np.testing.assert_allclose(term, 0.5 * np.array([16.0 + 4.0, 4.0 + 16.0]), rtol=1e-6)
+    real, fake = np.array([[3.0], [3.0]], np.float32), np.array([[1.0], [1.0]], np.float32)
+    term = objective.logit_regularisation((real, None), (fake, None)).numpy()
+    alpha_r, alpha_f = 0.9 * 1.0 + 0.1 * 3.0, 0.9 * -2.0 + 0.1 * 1.0  # 1.2 and -1.7
+    np.testing.assert_allclose(term, 0.5 * ((3.0 - alpha_f) ** 2 + max(alpha_r - 1.0, 0.0) ** 2), rtol=1e-5)
+    assert set(objective.checkpoint_objects()) == {"lecam"}
+    assert ConditionalObjective(loss="hinge").logit_regularisation((real, None), (fake, None)) is None
+    with pytest.raises(ValueError, match="lecam_decay"):
+        ConditionalObjective(lecam_decay=1.0)
+    with pytest.raises(ValueError, match="lecam_weight"):
+        ConditionalObjective(lecam_weight=-0.1)

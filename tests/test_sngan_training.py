@@ -75,9 +75,11 @@ def test_mirrored_sngan_step_equals_single_device_step():
     # MirroredStrategy, so G's forward pass differs between the two set-ups; the discriminator has no
     # batch norm, but it sees G's fakes. Tolerance: after two steps every weight of both networks
     # agrees to 2e-3 (measured: at most 4e-4 apart; Adam's normalised steps keep the gap small).
+    # LeCam is on: its moving averages are the replicas' means, i.e. the global batch's.
     def build(strategy):
         return GANTrainer(_generator, _discriminator, family="sngan", loss="hinge", discriminator_steps=2,
-                          strategy=strategy, diffaugment="translation", seed=5)
+                          strategy=strategy, diffaugment="translation", seed=5,
+                          objective_options={"lecam_weight": 0.3})
 
     data = _data(16)
     single = build("default")
@@ -89,6 +91,32 @@ def test_mirrored_sngan_step_equals_single_device_step():
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-3)
     for a, b in zip(_weights(single.generator), _weights(mirrored.generator)):
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-3)
+    for name in ("real_average", "fake_average", "updates"):
+        np.testing.assert_allclose(float(mirrored.objective._lecam[name].numpy()),
+                                   float(single.objective._lecam[name].numpy()), rtol=2e-3, atol=2e-3)
+
+
+def test_lecam_trains_and_its_averages_resume_from_the_checkpoint(tmp_path):
+    def build():
+        return GANTrainer(_generator(), _discriminator(), family="sngan", loss="hinge", seed=0,
+                          objective_options={"lecam_weight": 0.3, "lecam_decay": 0.9})
+
+    data, run = _data(16), str(tmp_path / "run")
+    first = build()
+    history = first.fit(data, batch_size=8, steps=3, run_dir=run, checkpoint_every=1, sample_every=0, verbose=0)
+    state = first.objective._lecam
+    assert float(state["updates"].numpy()) == 3 and np.isfinite(history["d_loss"][-1])
+    averages = (float(state["real_average"].numpy()), float(state["fake_average"].numpy()))
+    assert averages[0] != 0 and averages[1] != 0
+    resumed = build()
+    resumed.fit(data, batch_size=8, steps=3, run_dir=run, resume=True, sample_every=0, verbose=0)
+    restored = resumed.objective._lecam
+    assert float(restored["updates"].numpy()) == 3
+    np.testing.assert_allclose([float(restored["real_average"].numpy()), float(restored["fake_average"].numpy())],
+                               averages, rtol=1e-6)
+    with pytest.raises(ValueError, match="lecam_weight"):
+        resolve_config("stylegan", lecam_weight=0.3)  # its objective takes no LeCam term
+    assert resolve_config("sngan", lecam_weight=0.3)["training"]["lecam_weight"] == 0.3
 
 
 def test_resolve_config_rejects_unknown_settings_and_applies_presets():

@@ -34,6 +34,9 @@ def register(subparsers):
                         "frequencies (data) or uniformly (default: the family's; data, AC-GAN uniform)")
     parser.add_argument("--r1-gamma", type=float, default=None, help="stylegan: R1 weight (preset's, else auto)")
     parser.add_argument("--r1-interval", type=int, default=None, help="stylegan: D steps between R1 terms (16)")
+    parser.add_argument("--lecam-weight", type=float, default=None,
+                        help="dcgan, cdcgan, sngan, acgan: LeCam regulariser weight (Tseng et al. 2021; 0: off, "
+                        "the default; the authors' CIFAR-10 BigGAN uses 0.3)")
     parser.add_argument("--feature-matching-weight", type=float, default=None, help="spade: (10)")
     parser.add_argument("--vgg-weights", default=None,
                         help="spade: local VGG-19 (no top) weights file for the perceptual loss (never downloaded)")
@@ -88,7 +91,7 @@ def run(args):
         diffaugment=args.diffaugment,
         ema_decay=args.ema_decay,
         **{k: v for k, v in (("r1_gamma", args.r1_gamma), ("r1_interval", args.r1_interval),
-                             ("fake_labels", args.fake_labels),
+                             ("fake_labels", args.fake_labels), ("lecam_weight", args.lecam_weight),
                              ("feature_matching_weight", args.feature_matching_weight),
                              ("vgg_weights", args.vgg_weights)) if v is not None},
         mixed_precision=args.mixed_precision,

@@ -117,8 +117,10 @@ def compare_generators(
         ``recall``, ``density``, ``coverage``, ``mean_class_recall``, ``min_class_recall``,
         ``collapsed_classes``, ``suspected_copy_fraction``, ``meets_targets`` and ``failures``),
         ``per_class`` (name -> class -> ``fidelity``, ``recall``, ``precision``, ``coverage``,
-        ``collapsed``), the same for ``"real"`` (held-out real images), ``selected``, ``rule`` and
-        ``reason``.
+        ``collapsed``, ``tstr_accuracy``: the synthetic-trained classifier's accuracy on the class's
+        held-out real images), the same for ``"real"`` (held-out real images; its
+        ``tstr_accuracy`` is the real-trained classifier's, the reference), ``selected``, ``rule``
+        and ``reason``.
 
     Raises:
         ValueError: for no generators, an unconditional generator, unlabelled data or a shape
@@ -164,7 +166,7 @@ def compare_generators(
     real_accuracy = float(np.mean(holdout_predicted == holdout_labels))
     kid = {"subset_size": kid_subset_size, "num_subsets": 50, "seed": seed}
 
-    def score(name, generated_images, generated_labels, tstr_accuracy):
+    def score(name, generated_images, generated_labels, tstr_accuracy, tstr_per_class=None):
         generated_features = features_of(generated_images)
         predicted = _predict(real_classifier, generated_images)
         overall = manifold_metrics(train_features, generated_features)
@@ -187,6 +189,8 @@ def compare_generators(
                 "coverage": None if classes[c] is None else float(classes[c]["coverage"]),
                 "collapsed": bool(entry.get("collapsed", False)),
                 "num_real_train": int(train_counts[c]),
+                # the synthetic-trained classifier's accuracy on this class's held-out real images
+                "tstr_accuracy": None if tstr_per_class is None else tstr_per_class[c],
             }
         recalls = [v["recall"] for v in per_class.values() if v["recall"] is not None]
         row = {
@@ -225,7 +229,8 @@ def compare_generators(
         "per_class": {},
         "targets": dict(TARGETS, fidelity_gap=fidelity_tolerance),
     }
-    result["rows"]["real"], result["per_class"]["real"] = score("real (held out)", holdout_images, holdout_labels, None)
+    result["rows"]["real"], result["per_class"]["real"] = score("real (held out)", holdout_images, holdout_labels, None,
+                                                                result["real_per_class_accuracy"])
     result["rows"]["real"]["failures"] = []  # the reference row is not a candidate
     for index, (name, generator) in enumerate(generators.items()):
         counts = samples_per_class or np.maximum(train_counts, 20)
@@ -241,8 +246,11 @@ def compare_generators(
                 f"{images.shape[1:]}. Received: {name}"
             )
         tstr_model = _classifier(generated_images, generated_labels, num_classes, seed, classifier_options, "tstr_classifier")
-        tstr_accuracy = float(np.mean(_predict(tstr_model, holdout_images) == holdout_labels))
-        result["rows"][name], result["per_class"][name] = score(name, generated_images, generated_labels, tstr_accuracy)
+        tstr_predicted = _predict(tstr_model, holdout_images)
+        tstr_accuracy = float(np.mean(tstr_predicted == holdout_labels))
+        result["rows"][name], result["per_class"][name] = score(
+            name, generated_images, generated_labels, tstr_accuracy,
+            _per_class_accuracy(tstr_predicted, holdout_labels, num_classes))
     result.update(_select(result, fidelity_tolerance))
     return result
 

@@ -49,10 +49,17 @@ _STYLEGAN_TRAINING_DEFAULTS = {
     "w_avg_decay": 0.995,
 }
 
+#: LeCam regularisation (Tseng et al. 2021; ``objectives.Objective``), off by default: a training
+#: number of the families whose objective takes it.
+_LECAM_DEFAULTS = {"lecam_weight": 0.0, "lecam_decay": 0.99}
+
 #: Per-family changes to ``TRAINING_DEFAULTS`` (SNGAN: Miyato et al. 2018, CIFAR setting; EMA as
 #: BigGAN; DiffAugment, Zhao et al. 2020, ``"auto"``: on for data sets under 5,000 images). Keys
 #: that are not in ``TRAINING_DEFAULTS`` are training numbers of that family only.
 FAMILY_TRAINING_DEFAULTS = {
+    "dcgan": dict(_LECAM_DEFAULTS),
+    "cdcgan": dict(_LECAM_DEFAULTS),
+    "acgan": dict(_LECAM_DEFAULTS),
     "sngan": {
         "loss": "hinge",
         "adam_beta_1": 0.0,
@@ -60,6 +67,7 @@ FAMILY_TRAINING_DEFAULTS = {
         "discriminator_steps": 5,
         "ema_decay": 0.999,
         "diffaugment": "auto",
+        **_LECAM_DEFAULTS,
     },
     "stylegan": _STYLEGAN_TRAINING_DEFAULTS,
     "cstylegan": _STYLEGAN_TRAINING_DEFAULTS,

@@ -160,6 +160,31 @@ def wasserstein_generator_loss(fake_logits):
     return -tf.reduce_mean(_flat(fake_logits), axis=1)
 
 
+def lecam_regularization(real_logits, fake_logits, real_average, fake_average):
+    """Returns the LeCam regulariser per example (Tseng et al. 2021, eq. 3).
+
+    ``relu(D(x) - alpha_F)^2 + relu(alpha_R - D(G(z)))^2``, where ``alpha_R`` and ``alpha_F`` are
+    moving averages of the discriminator's outputs on real and on generated images. It keeps real
+    logits from running above the fakes' average and fake logits from falling below the reals'
+    average, which bounds how far an overfitting discriminator can push the two apart under
+    limited data. The averages enter as constants (no gradient).
+
+    Args:
+        real_logits: ``(N, ...)`` discriminator outputs on real images.
+        fake_logits: ``(N, ...)`` outputs on generated images (same ``N``).
+        real_average: scalar moving average of the real outputs (``alpha_R``).
+        fake_average: scalar moving average of the fake outputs (``alpha_F``).
+
+    Returns:
+        float32 ``(N,)``.
+    """
+    real_average = tf.stop_gradient(tf.cast(real_average, tf.float32))
+    fake_average = tf.stop_gradient(tf.cast(fake_average, tf.float32))
+    return tf.reduce_mean(tf.square(tf.nn.relu(_flat(real_logits) - fake_average)), axis=1) + tf.reduce_mean(
+        tf.square(tf.nn.relu(real_average - _flat(fake_logits))), axis=1
+    )
+
+
 def interpolated_images(real_images, fake_images, interpolation):
     """Returns ``a * real + (1 - a) * fake`` with one factor ``a`` per example (Gulrajani et al. 2017).
 

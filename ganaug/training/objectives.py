@@ -37,9 +37,24 @@ from ganaug.training.stylegan_losses import r1_penalty, r1_regularization
 class Objective:
     """An unconditional GAN (DCGAN, Radford et al.; Fernández et al. 2021): ``D(x) -> logit``.
 
+    Every family built on this class (``dcgan``, ``cdcgan``, ``sngan``, ``acgan``) can add the
+    LeCam regulariser to its discriminator (Tseng et al. 2021, for GANs under limited data):
+    ``lecam_weight * [relu(D(x) - alpha_F)^2 + relu(alpha_R - D(G(z)))^2]`` on the realness
+    logits, where ``alpha_R`` / ``alpha_F`` are moving averages (decay ``lecam_decay``) of the
+    discriminator's mean output on the real and on the generated images of each discriminator step
+    (``losses.lecam_regularization``). The averages are updated before the term is computed, as in
+    the authors' code; the first step sets them to that step's means (the authors track the
+    current batch for their first ``ema_start`` = 1,000 iterations, then decay 0.99). Under
+    ``tf.distribute`` the averages are replicas' means (equal shares of the global batch, so the
+    global mean). They are saved in the run's checkpoints. Like StyleGAN2's R1 the term is
+    minimised but left out of the logged ``d_loss``.
+
     Args:
         loss: the adversarial loss, one of ``losses.LOSSES``.
         label_smoothing: one-sided smoothing of the real targets.
+        lecam_weight: weight of the LeCam regulariser (>= 0; 0, the default, switches it off;
+            the authors use 0.3 for BigGAN on CIFAR-10 with DiffAugment).
+        lecam_decay: decay of its moving averages, in [0, 1) (0.99, the authors').
     """
 
     conditional = False
@@ -51,7 +66,7 @@ class Objective:
     #: True when ``matches`` also checks the models' layers: such families are inferred first.
     recognised_by_layers = False
     #: training settings (``config.FAMILY_TRAINING_DEFAULTS``) passed to the constructor
-    options = ()
+    options = ("lecam_weight", "lecam_decay")
     #: a discriminator step ``s`` (0-based) adds ``discriminator_regularisation`` when
     #: ``s % regularisation_interval == 0``; None: never
     regularisation_interval = None
@@ -61,9 +76,17 @@ class Objective:
     #: of labels drawn at random
     paired = False
 
-    def __init__(self, *, loss="non_saturating", label_smoothing=0.0):
+    def __init__(self, *, loss="non_saturating", label_smoothing=0.0, lecam_weight=0.0, lecam_decay=0.99):
         self.loss = loss
         self.label_smoothing = label_smoothing
+        for name, value, high in (("lecam_weight", lecam_weight, float("inf")), ("lecam_decay", lecam_decay, 1.0)):
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= high
+                    or value == 1.0 and name == "lecam_decay"):
+                bound = "]" if high == float("inf") else ")"
+                raise ValueError(f"`{name}` must be a number in [0, {high:g}{bound}. Received: {name}={value!r}")
+        self.lecam_weight = float(lecam_weight)
+        self.lecam_decay = float(lecam_decay)
+        self._lecam = None
 
     @classmethod
     def matches(cls, generator, discriminator):
@@ -72,6 +95,40 @@ class Objective:
 
     def build(self, generator, discriminator):
         """Called once by the trainer, in its strategy's scope, after the models are built."""
+        if self.lecam_weight > 0:
+            self._lecam = {
+                name: tf.Variable(0.0, trainable=False, name=f"lecam_{name}", aggregation=aggregation)
+                for name, aggregation in (
+                    ("real_average", tf.VariableAggregation.MEAN),
+                    ("fake_average", tf.VariableAggregation.MEAN),
+                    ("updates", tf.VariableAggregation.ONLY_FIRST_REPLICA),
+                )
+            }
+
+    def checkpoint_objects(self):
+        """Returns ``{name: trackable}`` of the objective's state for the run's checkpoints (may be empty)."""
+        return {} if self._lecam is None else {"lecam": tf.train.Checkpoint(**self._lecam)}
+
+    def logit_regularisation(self, real, fake):
+        """Per-example term added to the discriminator's objective on every step (LeCam), or None.
+
+        Args:
+            real, fake: the ``discriminate`` outputs of this replica's real and generated images.
+        """
+        if not self.lecam_weight:
+            return None
+        if self._lecam is None:
+            raise ValueError("Call `build(generator, discriminator)` before training with `lecam_weight` > 0. "
+                             "Received: an unbuilt objective")
+        state = self._lecam
+        decay = tf.where(state["updates"] > 0, self.lecam_decay, 0.0)
+        for name, logits in (("real_average", real[0]), ("fake_average", fake[0])):
+            mean = tf.reduce_mean(tf.stop_gradient(tf.cast(logits, tf.float32)))
+            state[name].assign(decay * state[name] + (1.0 - decay) * mean)
+        state["updates"].assign_add(1.0)
+        return self.lecam_weight * losses.lecam_regularization(
+            real[0], fake[0], state["real_average"].read_value(), state["fake_average"].read_value()
+        )
 
     def generator_inputs(self, latents, labels):
         return [latents, labels] if self.conditional else latents

@@ -368,6 +368,9 @@ class GANTrainer:
             if regularise:  # e.g. StyleGAN2's lazy R1: minimised, left out of the logged d_loss
                 penalty = self.objective.discriminator_regularisation(self.discriminator, real_inputs, labels)
                 minimised = loss + batch.average(penalty)
+            lecam = self.objective.logit_regularisation(real, fake)
+            if lecam is not None:  # LeCam (Tseng et al. 2021): minimised, left out of the logged d_loss
+                minimised = minimised + batch.average(lecam)
             objective = self._scaled(self.discriminator_optimizer, minimised)
         self._apply(self.discriminator_optimizer, tape.gradient(objective, variables), variables)
         metrics = {"d_loss": loss, "d_real": batch.mean(tf.sigmoid(real[0])), "d_fake": batch.mean(tf.sigmoid(fake[0]))}
@@ -544,6 +547,7 @@ class GANTrainer:
         )
         if self.ema_generator is not None:
             objects["ema_generator"] = self.ema_generator
+        objects.update(self.objective.checkpoint_objects())
         return tf.train.Checkpoint(**objects)
 
     # ----------------------------------------------------------------------------- fit
