@@ -100,8 +100,8 @@ def reverse_search(args, stylegan, dcgan, dcgan_config, rng):
     return results, images, reconstructions
 
 
-def train_real_classifier(args, class_names):
-    """A small CNN trained on the real training images only (the judge of the edits)."""
+def train_real_classifier(args, class_names, seed):
+    """A small CNN trained on the real training images only (a judge of the edits), seeded ``seed``."""
     from data_readers.image_reader import read_images
     from ganaug.models import build_classifier
     from ganaug.training import train_classifier
@@ -115,8 +115,8 @@ def train_real_classifier(args, class_names):
                 labels.append(index)
     images = read_images(paths, image_size=32)
     labels = np.asarray(labels, np.int32)
-    model = build_classifier("small_cnn", num_classes=len(class_names), image_size=32, seed=args.seed)
-    model, _ = train_classifier(model, (images, labels), steps=args.classifier_steps, seed=args.seed, verbose=0)
+    model = build_classifier("small_cnn", num_classes=len(class_names), image_size=32, seed=seed)
+    model, _ = train_classifier(model, (images, labels), steps=args.classifier_steps, seed=seed, verbose=0)
     return model
 
 
@@ -184,9 +184,10 @@ def train_encoder_on(stylegan, args):
              for f in sorted(os.listdir(os.path.join(args.data, c))) if f.endswith(".png")]
     start = time.perf_counter()
     result = train_w_encoder(stylegan, read_images(paths, image_size=32), steps=args.encoder_steps, batch_size=32,
-                             seed=args.seed, verbose=0)
+                             seed=args.encoder_seed, verbose=0)
     history = {name: float(np.mean(values[-50:])) for name, values in result.history.items() if name != "step"}
-    info = {"steps": args.encoder_steps, "training_images": len(paths), "seconds": time.perf_counter() - start,
+    info = {"steps": args.encoder_steps, "seed": args.encoder_seed, "training_images": len(paths),
+            "seconds": time.perf_counter() - start,
             "final_losses_mean_of_last_50": history}
     print(f"Saboo W encoder trained on {len(paths)} real images, {args.encoder_steps} steps "
           f"({info['seconds']:.0f} s): real L2 {history['real_l2']:.4f}, real 1-SSIM {history['real_ssim']:.3f}, "
@@ -270,8 +271,33 @@ def one_class_controls(pool, per_group, args, first):
             "held_out_separation_range": [float(min(separations)), float(max(separations))]}
 
 
-def direction_rows(args, stylegan, classifier, class_names, groups, codes, label):
-    """One measured row: the class direction and the one-class control on one set of codes, and the edits."""
+def member_responses(members, strip, null_strip, target_index, limit):
+    """Every judge of an ensemble on its own, on the very same edits: how much the verdict is the judge's."""
+    from ganaug.latent import direction_response
+
+    rows = []
+    for member in members:
+        response = direction_response(member, strip, target_class=target_index)
+        null = direction_response(member, null_strip, target_class=target_index)
+        row = {"fraction_monotone": float(response.summary()["fraction_monotone"]),
+               "one_class_fraction_monotone": float(null.summary()["fraction_monotone"]),
+               "fraction_monotone_and_above_control":
+                   float(response.specificity(null)["fraction_monotone_and_above_control"])}
+        if limit is not None:
+            short, null_short = response.up_to(limit), null.up_to(limit)
+            row.update({"fraction_monotone_up_to": float(short.summary()["fraction_monotone"]),
+                        "one_class_fraction_monotone_up_to": float(null_short.summary()["fraction_monotone"]),
+                        "fraction_monotone_and_above_control_up_to":
+                            float(short.specificity(null_short)["fraction_monotone_and_above_control"])})
+        rows.append(row)
+    return rows
+
+
+def direction_rows(args, stylegan, classifier, class_names, groups, codes, label, members=()):
+    """One measured row: the class direction and the one-class control on one set of codes, and the edits.
+
+    ``classifier`` judges the edits; when it is an ensemble, ``members`` are its judges, each of
+    which also scores the same edits alone."""
     from ganaug.figures import save_figure
     from ganaug.latent import WeakDirectionWarning, latent_direction
     from ganaug.latent.figures import edit_figure, response_figure
@@ -294,8 +320,8 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     held_out_images = groups["held_out"]
     strip, response = edit_and_score(stylegan, classifier, direction, held_out_codes, held_out_images, strengths,
                                      target_index)
-    _, null_response = edit_and_score(stylegan, classifier, one_class, held_out_codes, held_out_images, strengths,
-                                      target_index)
+    null_strip, null_response = edit_and_score(stylegan, classifier, one_class, held_out_codes, held_out_images,
+                                               strengths, target_index)
     specificity = response.specificity(null_response)
     results = {"codes": label, "codes_per_group": [per_group, int(len(target_codes))], "specificity": specificity,
                "probabilities": response.probabilities.tolist(),
@@ -334,6 +360,17 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
                        results["one_class_response_up_to"], shown_strengths)
         print(f"    paired, 0 to {args.monotone_up_to:g} d: monotone and above the control for "
               f"{results['specificity_up_to']['fraction_monotone_and_above_control']:.0%}")
+    if members:
+        limit = None if args.monotone_up_to is None else args.monotone_up_to * abs(projected) * (1 + 1e-6)
+        results["judges"] = member_responses(members, strip, null_strip, target_index, limit)
+        for index, row in enumerate(results["judges"]):
+            short = "" if limit is None else (
+                f"; 0-{args.monotone_up_to:g} d: {row['fraction_monotone_up_to']:.0%} / "
+                f"{row['one_class_fraction_monotone_up_to']:.0%}, above the control "
+                f"{row['fraction_monotone_and_above_control_up_to']:.0%}")
+            print(f"  judge {index} alone (seed {args.classifier_seed + index}): monotone {row['fraction_monotone']:.0%} "
+                  f"(one-class {row['one_class_fraction_monotone']:.0%}), above the control "
+                  f"{row['fraction_monotone_and_above_control']:.0%}{short}")
     if "held_out_w_plus" in codes:
         # The same W direction applied to every row of the held-out images' W+ codes (closer reconstructions).
         plus_strip, plus = edit_and_score(stylegan, classifier, direction, codes["held_out_w_plus"], held_out_images,
@@ -370,7 +407,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     return results
 
 
-def direction_experiment(args, stylegan, classifier, class_names, rng):
+def direction_experiment(args, stylegan, classifier, class_names, rng, members=()):
     """Measurements 2 and 3 for every code source of ``--codes``: the direction, the one-class control, the edits."""
     from data_readers.image_reader import read_images
     from ganaug.latent import encode
@@ -406,7 +443,8 @@ def direction_experiment(args, stylegan, classifier, class_names, rng):
         if class_means is not None:
             codes["class_means"] = class_means
         seconds = time.perf_counter() - began
-        results["rows"][label] = direction_rows(args, stylegan, classifier, class_names, groups, codes, label)
+        results["rows"][label] = direction_rows(args, stylegan, classifier, class_names, groups, codes, label,
+                                                members)
         results["rows"][label]["code_seconds"] = seconds
     return results
 
@@ -447,13 +485,21 @@ def main(argv=None):
     parser.add_argument("--classifier-steps", type=int, default=1500)
     parser.add_argument("--control-splits", type=int, default=20,
                         help="random splits of the source codes of the repeated one-class control (default 20)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the draws of images and codes (and of the judges and the encoder unless set)")
+    parser.add_argument("--classifier-seed", type=int, default=None,
+                        help="seed of the (first) judge classifier (default --seed); judge i gets this + i")
+    parser.add_argument("--encoder-seed", type=int, default=None, help="seed of the Saboo W encoder (default --seed)")
+    parser.add_argument("--judges", type=int, default=1,
+                        help="classifiers trained with seeds --classifier-seed + i whose mean probability judges "
+                        "the edits (default 1); with more, each is also reported alone on the same edits")
     parser.add_argument("--skip-reverse-search", action="store_true")
     parser.add_argument("--also-w-plus", action="store_true",
                         help="also edit the held-out images' W+ codes along the W direction (every row)")
     args = parser.parse_args(argv)
 
     from ganaug.figures import labelled_grid_figure, save_figure
+    from ganaug.models import build_classifier_ensemble
     from ganaug.runs import load_run_model, read_config
 
     if not args.skip_reverse_search and not args.dcgan_run:
@@ -462,6 +508,10 @@ def main(argv=None):
         parser.error(f"--monotone-up-to {args.monotone_up_to:g} keeps fewer than two of --strengths {args.strengths}")
     if args.control_splits < 1:
         parser.error(f"--control-splits must be >= 1. Received: {args.control_splits}")
+    if args.judges < 1:
+        parser.error(f"--judges must be >= 1. Received: {args.judges}")
+    args.classifier_seed = args.seed if args.classifier_seed is None else args.classifier_seed
+    args.encoder_seed = args.seed if args.encoder_seed is None else args.encoder_seed
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     stylegan = load_run_model(args.stylegan_run, "generator")
@@ -481,18 +531,24 @@ def main(argv=None):
         )
         save_figure(figure, os.path.join(args.out, "reverse_search.png"))
     start = time.perf_counter()
-    classifier = train_real_classifier(args, class_names)
-    record["classifier"] = {"architecture": "small_cnn", "steps": args.classifier_steps,
+    judges = [train_real_classifier(args, class_names, args.classifier_seed + index) for index in range(args.judges)]
+    members = judges if len(judges) > 1 else []
+    classifier = build_classifier_ensemble(judges) if members else judges[0]
+    record["classifier"] = {"architecture": "small_cnn", "steps": args.classifier_steps, "judges": args.judges,
+                            "seeds": [args.classifier_seed + index for index in range(args.judges)],
                             "held_out_accuracy": held_out_accuracy(classifier, args, class_names),
+                            "judges_held_out_accuracy": [held_out_accuracy(j, args, class_names) for j in members],
                             "seconds": time.perf_counter() - start}
-    print(f"Classifier trained on the real training images: held-out accuracy "
-          f"{record['classifier']['held_out_accuracy']:.3f} ({record['classifier']['seconds']:.0f} s)")
+    print(f"{'Ensemble of ' + str(args.judges) + ' classifiers' if members else 'Classifier'} trained on the real "
+          f"training images: held-out accuracy {record['classifier']['held_out_accuracy']:.3f}"
+          + (f" (each: {', '.join(f'{a:.3f}' for a in record['classifier']['judges_held_out_accuracy'])})" if members else "")
+          + f" ({record['classifier']['seconds']:.0f} s)")
     from ganaug.latent import is_conditional
 
     if is_conditional(stylegan):
         record["classifier"]["own_class_fraction_of_generated_samples"] = generator_class_check(
             stylegan, classifier, class_names, args)
-    record["directions"] = direction_experiment(args, stylegan, classifier, class_names, rng)
+    record["directions"] = direction_experiment(args, stylegan, classifier, class_names, rng, members)
     record["seconds"] = time.perf_counter() - started
     with open(os.path.join(args.out, "style_editing.json"), "w") as f:
         json.dump(record, f, indent=1)

@@ -161,3 +161,47 @@ def build_classifier(
     )(x)
     probabilities = keras.layers.Activation("softmax", name="probabilities")(logits)
     return keras.Model(image, probabilities, name=name or f"{architecture}_classifier")
+
+
+def build_classifier_ensemble(classifiers, *, name="classifier_ensemble"):
+    """Returns one classifier whose probabilities are the mean of several classifiers' probabilities.
+
+    An ensemble of independently trained classifiers (Lakshminarayanan et al. 2017) is a steadier
+    judge than any one of them: a single network's probability for a class can wobble with its seed
+    between nearby inputs. ganaug uses it to score latent edits (``direction_response``), where a
+    judge's wobble would otherwise read as a non-monotone response.
+
+    Args:
+        classifiers: a list of at least two ``keras.Model`` s with one input of the same shape and
+            a softmax output of the same number of classes (e.g. ``build_classifier`` models
+            trained with different seeds).
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` ``images -> (N, num_classes)`` averaging the members' outputs (each
+        member nested as ``member_<i>``, sharing its layers and weights).
+
+    Raises:
+        TypeError: if a member is not a ``keras.Model``.
+        ValueError: for fewer than two members or members of different input shapes or classes.
+    """
+    members = list(classifiers) if isinstance(classifiers, (list, tuple)) else None
+    if not members or len(members) < 2:
+        raise ValueError(f"`classifiers` must be a list of at least two keras.Model. Received: {classifiers!r}")
+    for index, model in enumerate(members):
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"`classifiers[{index}]` must be a keras.Model. Received: {type(model).__name__}")
+    shapes = {(tuple(m.inputs[0].shape[1:]), int(m.outputs[0].shape[-1])) for m in members}
+    if len(shapes) != 1 or any(len(m.inputs) != 1 for m in members):
+        raise ValueError(
+            "Every classifier must take one input of the same shape and give the same number of classes. "
+            f"Received: (input shape, classes) {sorted(shapes)}"
+        )
+    (input_shape, _), = shapes
+    image = keras.Input(shape=input_shape, name="image")
+    # Each member is called through a view of its own layers under a unique name: members built
+    # by the same factory share a name, and a model's nested models must be named apart.
+    outputs = [keras.Model(model.inputs[0], model.outputs[0], name=f"member_{index}")(image)
+               for index, model in enumerate(members)]
+    mean = keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(image, mean, name=name)

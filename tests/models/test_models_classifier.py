@@ -98,3 +98,26 @@ def test_backbone_weights_from_local_file(tmp_path):
     model = models.build_classifier("xception", num_classes=2, image_size=71, weights=str(path))
     for a, b in zip(source.get_layer("xception").get_weights(), model.get_layer("xception").get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_classifier_ensemble_averages_its_members_and_round_trips(tmp_path, rng):
+    from ganaug.models import build_classifier_ensemble
+
+    build_classifier = models.build_classifier
+    members = [build_classifier("small_cnn", num_classes=3, image_size=16, small_cnn_filters=(4, 8), seed=s)
+               for s in (0, 1, 2)]
+    ensemble = build_classifier_ensemble(members)
+    images = rng.uniform(-1, 1, size=(5, 16, 16, 3)).astype("float32")
+    expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
+    output = ensemble.predict(images, verbose=0)
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(output.sum(axis=1), 1.0, rtol=1e-5)
+    path = str(tmp_path / "ensemble.keras")
+    ensemble.save(path)
+    np.testing.assert_allclose(keras.saving.load_model(path).predict(images, verbose=0), output, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="at least two"):
+        build_classifier_ensemble(members[:1])
+    with pytest.raises(ValueError, match="same number of classes"):
+        build_classifier_ensemble([members[0], build_classifier("small_cnn", num_classes=4, image_size=16, seed=0)])
+    with pytest.raises(TypeError, match=r"classifiers\[1\]"):
+        build_classifier_ensemble([members[0], "model"])
