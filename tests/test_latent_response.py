@@ -227,5 +227,21 @@ def test_edit_direction_command_writes_the_response_curve_and_json(tmp_path, sty
     assert 0.0 <= record["fraction_monotone"] <= 1.0 and len(record["mean_ssim"]) == 3
     assert (out / "response.png").stat().st_size > 0 and (out / "edits.png").stat().st_size > 0
     assert np.load(out / "codes.npy").shape == (6, W_DIM)
+    # The one-class control: two random halves of the 4 --negative images (2 vs 2: in-sample only, said so).
+    control = json.loads((out / "direction.json").read_text())["one_class_control"]
+    assert control["held_out_separation"] is None and "too few" in control["note"]
+    paired = record["one_class_control"]
+    assert 0.0 <= paired["fraction_monotone_and_above_control"] <= paired["fraction_rise_above_control"] <= 1.0
+    assert all(entry["above_control"] == (entry["rise"] > entry["control_rise"]) for entry in record["per_image"])
+    assert paired["fraction_rise_above_control"] == np.mean([e["above_control"] for e in record["per_image"]])
+    off = tmp_path / "no_control"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeakDirectionWarning)
+        assert main(["edit", "direction", "--run", run_dir, "--negative", *paths[:4], "--positive", *paths[4:8],
+                     "--images", paths[8], "--space", "w", "--strengths", "0", "1", "--permutations", "0",
+                     "--classifier", classifier_path, "--no-control", "--out", str(off), "--steps", "1",
+                     "--quiet"]) == 0
+    assert "one_class_control" not in json.loads((off / "response.json").read_text())
+    assert json.loads((off / "direction.json").read_text())["one_class_control"] is None
     assert main(["edit", "direction", "--run", run_dir, "--negative", *paths[:4], "--positive", *paths[4:8],
                  "--images", paths[8], "--target-class", "bright", "--out", str(out), "--steps", "1", "--quiet"]) == 2

@@ -6,7 +6,12 @@ separation held out (cross-validated) next to a permutation null and the in-samp
 (``ganaug.latent.latent_direction``), works in StyleGAN's W or W+ space too (``--space``), renders
 the edit strips with ``ganaug.latent.edit_along`` and, given a classifier trained on real images
 (``--classifier``), measures the dose response and the identity drift of the edits
-(``ganaug.latent.direction_response``: response.png and response.json).
+(``ganaug.latent.direction_response``: response.png and response.json). A one-class control runs
+beside it unless ``--no-control``: the ``--negative`` group split into two random halves gives a
+direction measured the same way (it should not beat its null), and the same images edited along it
+tell, image by image, whether the class direction raises the target probability more than a move
+with no class in it does (``DirectionResponse.specificity``): a drift of the renderings alone can
+look monotone.
 """
 
 import os
@@ -73,6 +78,10 @@ def register(subparsers):
     direction.add_argument("--tolerance", type=float, default=1e-3,
                            help="with --classifier: the largest fall of the probability between neighbouring "
                            "strengths still counted as monotone (default 0.001)")
+    direction.add_argument("--no-control", action="store_true",
+                           help="skip the one-class control (two random halves of the --negative group: its "
+                           "direction should not beat its null; with --classifier, the edits are compared with "
+                           "edits along it, image by image)")
     add_inversion_arguments(direction)
     direction.set_defaults(func=run_direction)
 
@@ -218,10 +227,22 @@ def run_direction(args):
     )
     if note:
         print(f"Warning: {note}", file=sys.stderr)
-    strip = edit_along(
-        generator, direction, codes=result.codes[groups:], strengths=args.strengths, space=args.space,
-        originals=images[groups:], labels=None if labels is None else labels[groups:], batch_size=args.batch_size,
-    )
+    control, control_note = (None, "switched off (--no-control)") if args.no_control else _one_class_control(
+        codes[: len(negative)], args)
+    if control_note and not args.no_control:
+        print(f"Warning: one-class control: {control_note}", file=sys.stderr)
+    if control is not None and control.beats_null:
+        print("Warning: the one-class control (two random halves of the --negative group) beats its null too "
+              f"({_separation_text(control.summary())}): about 1 run in 20 does by chance; more often, the "
+              "separation measure is not to be trusted on these codes", file=sys.stderr)
+
+    def edits(vector):
+        return edit_along(
+            generator, vector, codes=result.codes[groups:], strengths=args.strengths, space=args.space,
+            originals=images[groups:], labels=None if labels is None else labels[groups:], batch_size=args.batch_size,
+        )
+
+    strip = edits(direction)
     summary = direction.summary()
     figure = edit_figure(
         strip.images, args.strengths, row_labels=[os.path.basename(p) for p in targets],
@@ -233,10 +254,13 @@ def run_direction(args):
     write_json_atomic(os.path.join(args.out, "direction.json"), {
         **summary, "separation": direction.separation, "space": args.space, "note": note,
         "strengths": list(args.strengths), "negative": negative, "positive": positive, "images": targets,
+        "one_class_control": None if control is None else {**control.summary(), "note": control_note},
+        "one_class_control_note": control_note,
     })
     response_text = ""
     if classifier is not None:
-        response_text = _write_response(args, config, classifier, target_class, strip, summary)
+        control_strip = None if control is None else edits(control)
+        response_text = _write_response(args, config, classifier, target_class, strip, summary, control_strip)
     if not args.quiet:
         print(f"{args.method} direction in {args.space}: {_separation_text(summary)}{response_text} -> {args.out}")
     return 0
@@ -276,8 +300,30 @@ def _classifier_and_target(args, positive):
     return classifier, index
 
 
-def _write_response(args, config, classifier, target_class, strip, summary):
-    """Writes response.png / response.json of the edits and returns a one-line summary."""
+def _one_class_control(codes, args):
+    """The direction between two random halves of the ``--negative`` codes, measured as the class direction.
+
+    Returns ``(direction, note)``: ``(None, note)`` for fewer than 4 codes.
+    """
+    import numpy as np
+
+    if len(codes) < 4:
+        return None, f"{len(codes)} --negative images: 4 are needed for two halves of 2; no control"
+    order = np.random.default_rng(args.seed).permutation(len(codes))
+    half = len(codes) // 2
+    return _measured_direction(
+        codes[order[:half]], codes[order[half : 2 * half]], method=args.method, folds=args.folds,
+        permutations=args.permutations, seed=args.seed, warn=False,
+        provenance=f"two random halves of the {len(codes)} negative images, {args.space} codes (one-class control)",
+    )
+
+
+def _write_response(args, config, classifier, target_class, strip, summary, control_strip=None):
+    """Writes response.png / response.json of the edits and returns a one-line summary.
+
+    With ``control_strip`` (the same images edited along the one-class control) the record also
+    holds the control's response and, per image, whether the edit rose more than along the control.
+    """
     from ganaug.figures import save_figure
     from ganaug.latent import direction_response
     from ganaug.latent.figures import response_figure
@@ -300,9 +346,21 @@ def _write_response(args, config, classifier, target_class, strip, summary):
                 image_paths(args.images), response.monotone, response.rise, response.probabilities, response.ssim)
         ],
     })
+    text = ""
+    if control_strip is not None:
+        control = direction_response(classifier, control_strip, target_class=target_class, tolerance=args.tolerance,
+                                     batch_size=args.batch_size)
+        specificity = response.specificity(control)
+        record["one_class_control"] = {**specificity, "fraction_monotone": control.fraction_monotone,
+                                       "mean_probability": control.summary()["mean_probability"]}
+        for entry, rise in zip(record["per_image"], control.rise):
+            entry["control_rise"] = float(rise)
+            entry["above_control"] = bool(entry["rise"] > rise)
+        text = (f"; monotone and above the one-class control for {specificity['fraction_monotone_and_above_control']:.0%}"
+                f" (the control alone is monotone for {control.fraction_monotone:.0%})")
     write_json_atomic(os.path.join(args.out, "response.json"), record)
     return (f"; P({name}) rises monotonically for {response.fraction_monotone:.0%} of {len(response.monotone)} "
-            f"images, SSIM to the original {min(record['mean_ssim']):.2f}-{max(record['mean_ssim']):.2f}")
+            f"images{text}, SSIM to the original {min(record['mean_ssim']):.2f}-{max(record['mean_ssim']):.2f}")
 
 
 def _separation_text(summary):
@@ -326,6 +384,7 @@ def _measured_direction(codes_a, codes_b, *, folds, **options):
     usable = min(folds, len(codes_a) // 2, len(codes_b) // 2)
     if usable < 2:
         options.pop("permutations")
+        options.pop("warn", None)
         direction = class_direction(codes_a, codes_b, **options)
         return direction, (f"{len(codes_a)} and {len(codes_b)} codes: too few to hold any out (4 per group are "
                            "needed for 2 folds); the separation is in-sample only, not validated")
