@@ -19,6 +19,13 @@ commands and the figures of one run. Three measurements, each printed:
    its direction should *not* beat its permutation null; repeated over ``--control-splits``
    random splits, about 5 % of them may (the rate of a calibrated test), no more.
 
+Whose verdict is it? ``--seed`` draws the images and codes and, unless ``--classifier-seed`` /
+``--encoder-seed`` say otherwise, seeds the judge classifier and the W encoder too. With
+``--judges K`` the edits are judged by the mean probability of K classifiers (seeds
+``--classifier-seed + i``, ``build_classifier_ensemble``), and every judge also scores the very
+same edits alone: the spread across judges is the part of the verdict that is the classifier's.
+Changing only ``--encoder-seed`` gives the encoder's part.
+
 Strengths are in units of the direction's in-sample class-mean distance ``d`` along the unit
 vector (``--strengths 0 0.5 1 1.5 2`` means 0 to 2d), so that "1" moves a code by the distance
 between the two classes' means.

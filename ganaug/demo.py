@@ -355,7 +355,8 @@ def compare(state):
     return {"comparison": result, "selected": result["selected"], "reason": result["reason"],
             "table": comparison_table(result),
             "recall_table": per_class_comparison_table(result, metric="recall"),
-            "fidelity_table": per_class_comparison_table(result, metric="fidelity")}
+            "fidelity_table": per_class_comparison_table(result, metric="fidelity"),
+            "tstr_table": per_class_comparison_table(result, metric="tstr_accuracy")}
 
 
 def train_demo_encoder(state):

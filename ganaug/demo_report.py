@@ -84,6 +84,10 @@ def write_demo_report(state):
     section.table(comparison["table"], caption="One row per generator (held-out real images as the reference)")
     section.table(comparison["recall_table"], caption="Recall per class")
     section.table(comparison["fidelity_table"], caption="TRTS class fidelity per class")
+    if comparison.get("tstr_table"):  # absent from a comparison step stored by an older version
+        section.table(comparison["tstr_table"], caption="TSTR per class: the accuracy, on each class's held-out real "
+                      "images, of a classifier trained on that generator's images only (real held-out column: the "
+                      "real-trained classifier's)")
 
     section = report.section(f"Evaluation of the selected generator ({selected})")
     evaluation = results["generator evaluation"]
