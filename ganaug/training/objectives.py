@@ -34,6 +34,13 @@ from ganaug.training import losses
 from ganaug.training.stylegan_losses import r1_penalty, r1_regularization
 
 
+def _check_numbers(*settings):
+    """Raises a ValueError naming the first ``(name, value, low, high)`` whose value is not a number in [low, high]."""
+    for name, value, low, high in settings:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
+            raise ValueError(f"`{name}` must be a number in [{low}, {high:.3g}]. Received: {name}={value!r}")
+
+
 class Objective:
     """An unconditional GAN (DCGAN, Radford et al.; Fernández et al. 2021): ``D(x) -> logit``.
 
@@ -79,11 +86,7 @@ class Objective:
     def __init__(self, *, loss="non_saturating", label_smoothing=0.0, lecam_weight=0.0, lecam_decay=0.99):
         self.loss = loss
         self.label_smoothing = label_smoothing
-        for name, value, high in (("lecam_weight", lecam_weight, float("inf")), ("lecam_decay", lecam_decay, 1.0)):
-            if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= high
-                    or value == 1.0 and name == "lecam_decay"):
-                bound = "]" if high == float("inf") else ")"
-                raise ValueError(f"`{name}` must be a number in [0, {high:g}{bound}. Received: {name}={value!r}")
+        _check_numbers(("lecam_weight", lecam_weight, 0.0, float("inf")), ("lecam_decay", lecam_decay, 0.0, 1.0 - 1e-12))
         self.lecam_weight = float(lecam_weight)
         self.lecam_decay = float(lecam_decay)
         self._lecam = None
@@ -288,13 +291,11 @@ class StyleGANObjective(Objective):
         style_mixing_probability=0.9, w_avg_decay=0.995,
     ):
         super().__init__(loss=loss, label_smoothing=label_smoothing)
-        for name, value, low, high in (
+        _check_numbers(
             ("r1_gamma", r1_gamma, 0.0, float("inf")),
             ("style_mixing_probability", style_mixing_probability, 0.0, 1.0),
             ("w_avg_decay", w_avg_decay, 0.0, 1.0 - 1e-12),
-        ):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
-                raise ValueError(f"`{name}` must be a number in [{low}, {high:.3g}]. Received: {name}={value!r}")
+        )
         if isinstance(r1_interval, bool) or not isinstance(r1_interval, numbers.Integral) or r1_interval < 1:
             raise ValueError(f"`r1_interval` must be an integer >= 1. Received: r1_interval={r1_interval!r}")
         self.r1_gamma = float(r1_gamma)
