@@ -24,7 +24,10 @@ Whose verdict is it? ``--seed`` draws the images and codes and, unless ``--class
 ``--judges K`` the edits are judged by the mean probability of K classifiers (seeds
 ``--classifier-seed + i``, ``build_classifier_ensemble``), and every judge also scores the very
 same edits alone: the spread across judges is the part of the verdict that is the classifier's.
-Changing only ``--encoder-seed`` gives the encoder's part.
+Changing only ``--encoder-seed`` gives the encoder's part. With ``--judge-views dihedral`` the judge
+(one classifier or the ensemble) is averaged over the 8 rotations and mirrors of every image
+(``build_dihedral_average``: a cell has no preferred orientation), and the same judge without the
+average, and every judge alone with and without it, score the same edits too.
 
 Strengths are in units of the direction's in-sample class-mean distance ``d`` along the unit
 vector (``--strengths 0 0.5 1 1.5 2`` means 0 to 2d), so that "1" moves a code by the distance
@@ -278,15 +281,15 @@ def one_class_controls(pool, per_group, args, first):
             "held_out_separation_range": [float(min(separations)), float(max(separations))]}
 
 
-def member_responses(members, strip, null_strip, target_index, limit):
-    """Every judge of an ensemble on its own, on the very same edits: how much the verdict is the judge's."""
+def member_responses(others, strip, null_strip, target_index, limit):
+    """Other judges, each ``(label, classifier)``, on the very same edits: how much the verdict is the judge's."""
     from ganaug.latent import direction_response
 
     rows = []
-    for member in members:
+    for judge, member in others:
         response = direction_response(member, strip, target_class=target_index)
         null = direction_response(member, null_strip, target_class=target_index)
-        row = {"fraction_monotone": float(response.summary()["fraction_monotone"]),
+        row = {"judge": judge, "fraction_monotone": float(response.summary()["fraction_monotone"]),
                "one_class_fraction_monotone": float(null.summary()["fraction_monotone"]),
                "fraction_monotone_and_above_control":
                    float(response.specificity(null)["fraction_monotone_and_above_control"])}
@@ -300,11 +303,11 @@ def member_responses(members, strip, null_strip, target_index, limit):
     return rows
 
 
-def direction_rows(args, stylegan, classifier, class_names, groups, codes, label, members=()):
+def direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others=()):
     """One measured row: the class direction and the one-class control on one set of codes, and the edits.
 
-    ``classifier`` judges the edits; when it is an ensemble, ``members`` are its judges, each of
-    which also scores the same edits alone."""
+    ``classifier`` judges the edits; ``others`` (``(label, classifier)`` pairs: an ensemble's members
+    alone, the judge without its dihedral average) also score the same edits."""
     from ganaug.figures import save_figure
     from ganaug.latent import WeakDirectionWarning, latent_direction
     from ganaug.latent.figures import edit_figure, response_figure
@@ -367,15 +370,15 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
                        results["one_class_response_up_to"], shown_strengths)
         print(f"    paired, 0 to {args.monotone_up_to:g} d: monotone and above the control for "
               f"{results['specificity_up_to']['fraction_monotone_and_above_control']:.0%}")
-    if members:
+    if others:
         limit = None if args.monotone_up_to is None else args.monotone_up_to * abs(projected) * (1 + 1e-6)
-        results["judges"] = member_responses(members, strip, null_strip, target_index, limit)
-        for index, row in enumerate(results["judges"]):
+        results["judges"] = member_responses(others, strip, null_strip, target_index, limit)
+        for row in results["judges"]:
             short = "" if limit is None else (
                 f"; 0-{args.monotone_up_to:g} d: {row['fraction_monotone_up_to']:.0%} / "
                 f"{row['one_class_fraction_monotone_up_to']:.0%}, above the control "
                 f"{row['fraction_monotone_and_above_control_up_to']:.0%}")
-            print(f"  judge {index} alone (seed {args.classifier_seed + index}): monotone {row['fraction_monotone']:.0%} "
+            print(f"  {row['judge']}: monotone {row['fraction_monotone']:.0%} "
                   f"(one-class {row['one_class_fraction_monotone']:.0%}), above the control "
                   f"{row['fraction_monotone_and_above_control']:.0%}{short}")
     if "held_out_w_plus" in codes:
@@ -414,7 +417,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     return results
 
 
-def direction_experiment(args, stylegan, classifier, class_names, rng, members=()):
+def direction_experiment(args, stylegan, classifier, class_names, rng, others=()):
     """Measurements 2 and 3 for every code source of ``--codes``: the direction, the one-class control, the edits."""
     from data_readers.image_reader import read_images
     from ganaug.latent import encode
@@ -451,7 +454,7 @@ def direction_experiment(args, stylegan, classifier, class_names, rng, members=(
             codes["class_means"] = class_means
         seconds = time.perf_counter() - began
         results["rows"][label] = direction_rows(args, stylegan, classifier, class_names, groups, codes, label,
-                                                members)
+                                                others)
         results["rows"][label]["code_seconds"] = seconds
     return results
 
@@ -500,13 +503,16 @@ def main(argv=None):
     parser.add_argument("--judges", type=int, default=1,
                         help="classifiers trained with seeds --classifier-seed + i whose mean probability judges "
                         "the edits (default 1); with more, each is also reported alone on the same edits")
+    parser.add_argument("--judge-views", choices=("identity", "dihedral"), default="identity",
+                        help="dihedral: the judge's probability is its mean over the 8 rotations and mirrors of each "
+                        "image (build_dihedral_average); the judge without it is also reported on the same edits")
     parser.add_argument("--skip-reverse-search", action="store_true")
     parser.add_argument("--also-w-plus", action="store_true",
                         help="also edit the held-out images' W+ codes along the W direction (every row)")
     args = parser.parse_args(argv)
 
     from ganaug.figures import labelled_grid_figure, save_figure
-    from ganaug.models import build_classifier_ensemble
+    from ganaug.models import build_classifier_ensemble, build_dihedral_average
     from ganaug.runs import load_run_model, read_config
 
     if not args.skip_reverse_search and not args.dcgan_run:
@@ -541,11 +547,20 @@ def main(argv=None):
     judges = [train_real_classifier(args, class_names, args.classifier_seed + index) for index in range(args.judges)]
     members = judges if len(judges) > 1 else []
     classifier = build_classifier_ensemble(judges) if members else judges[0]
+    seeds = [args.classifier_seed + index for index in range(args.judges)]
+    others = [(f"judge {index} alone (seed {seed})", judge) for index, (seed, judge) in enumerate(zip(seeds, members))]
+    if args.judge_views == "dihedral":
+        plain, classifier = classifier, build_dihedral_average(classifier)
+        others = ([("the same judge without the dihedral average", plain)] + others
+                  + [(f"judge {index} alone (seed {seed}), dihedral average", build_dihedral_average(judge))
+                     for index, (seed, judge) in enumerate(zip(seeds, members))])
     record["classifier"] = {"architecture": "small_cnn", "steps": args.classifier_steps, "judges": args.judges,
-                            "seeds": [args.classifier_seed + index for index in range(args.judges)],
+                            "views": args.judge_views, "seeds": seeds,
                             "held_out_accuracy": held_out_accuracy(classifier, args, class_names),
                             "judges_held_out_accuracy": [held_out_accuracy(j, args, class_names) for j in members],
                             "seconds": time.perf_counter() - start}
+    if args.judge_views == "dihedral":
+        record["classifier"]["held_out_accuracy_without_dihedral_average"] = held_out_accuracy(plain, args, class_names)
     print(f"{'Ensemble of ' + str(args.judges) + ' classifiers' if members else 'Classifier'} trained on the real "
           f"training images: held-out accuracy {record['classifier']['held_out_accuracy']:.3f}"
           + (f" (each: {', '.join(f'{a:.3f}' for a in record['classifier']['judges_held_out_accuracy'])})" if members else "")
@@ -555,7 +570,7 @@ def main(argv=None):
     if is_conditional(stylegan):
         record["classifier"]["own_class_fraction_of_generated_samples"] = generator_class_check(
             stylegan, classifier, class_names, args)
-    record["directions"] = direction_experiment(args, stylegan, classifier, class_names, rng, members)
+    record["directions"] = direction_experiment(args, stylegan, classifier, class_names, rng, others)
     record["seconds"] = time.perf_counter() - started
     with open(os.path.join(args.out, "style_editing.json"), "w") as f:
         json.dump(record, f, indent=1)

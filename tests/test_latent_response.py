@@ -243,5 +243,19 @@ def test_edit_direction_command_writes_the_response_curve_and_json(tmp_path, sty
                      "--quiet"]) == 0
     assert "one_class_control" not in json.loads((off / "response.json").read_text())
     assert json.loads((off / "direction.json").read_text())["one_class_control"] is None
+    # The judge averaged over the 8 dihedral views: a brightness classifier gives the same answer for every view.
+    views = tmp_path / "dihedral"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeakDirectionWarning)
+        assert main(["edit", "direction", "--run", run_dir, "--negative", *paths[:4], "--positive", *paths[4:8],
+                     "--images", paths[8], "--space", "w", "--strengths", "0", "1", "--permutations", "0",
+                     "--classifier", classifier_path, "--no-control", "--dihedral-average", "--out", str(views),
+                     "--steps", "1", "--quiet"]) == 0
+    plain, averaged = (json.loads((folder / "response.json").read_text()) for folder in (off, views))
+    assert averaged["dihedral_average"] and not plain["dihedral_average"]
+    np.testing.assert_allclose(averaged["per_image"][0]["probabilities"], plain["per_image"][0]["probabilities"],
+                               rtol=1e-4, atol=1e-5)
+    assert main(["edit", "direction", "--run", run_dir, "--negative", *paths[:4], "--positive", *paths[4:8],
+                 "--images", paths[8], "--dihedral-average", "--out", str(views), "--steps", "1", "--quiet"]) == 2
     assert main(["edit", "direction", "--run", run_dir, "--negative", *paths[:4], "--positive", *paths[4:8],
                  "--images", paths[8], "--target-class", "bright", "--out", str(out), "--steps", "1", "--quiet"]) == 2

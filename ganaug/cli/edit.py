@@ -75,6 +75,9 @@ def register(subparsers):
     direction.add_argument("--target-class", default=None,
                            help="with --classifier: the class the direction points to, a name of the run's class_names "
                            "or an index (default: the parent folder name of the --positive images)")
+    direction.add_argument("--dihedral-average", action="store_true",
+                           help="with --classifier: judge by its mean over the 8 rotations and mirrors of each image "
+                           "(build_dihedral_average; for images with no preferred orientation, e.g. cells)")
     direction.add_argument("--tolerance", type=float, default=1e-3,
                            help="with --classifier: the largest fall of the probability between neighbouring "
                            "strengths still counted as monotone (default 0.001)")
@@ -271,6 +274,8 @@ def _classifier_and_target(args, positive):
     if args.classifier is None:
         if args.target_class is not None:
             raise ValueError(f"--target-class needs --classifier. Received: target_class={args.target_class!r}")
+        if args.dihedral_average:
+            raise ValueError("--dihedral-average needs --classifier.")
         return None, None
     if not os.path.isfile(args.classifier):
         raise FileNotFoundError(f"Classifier file not found: {args.classifier}")
@@ -297,6 +302,10 @@ def _classifier_and_target(args, positive):
         raise ValueError(f"Unknown target class (known: {class_names}). Received: target_class={value!r}")
     if not 0 <= index < num_classes:
         raise ValueError(f"The classifier has {num_classes} classes. Received: target_class={value!r}")
+    if args.dihedral_average:
+        from ganaug.models import build_dihedral_average
+
+        classifier = build_dihedral_average(classifier)
     return classifier, index
 
 
@@ -339,6 +348,7 @@ def _write_response(args, config, classifier, target_class, strip, summary, cont
     record = response.summary()
     record.update({
         "target_class_name": name, "classifier": os.path.abspath(args.classifier), "space": args.space,
+        "dihedral_average": bool(args.dihedral_average),
         "per_image": [
             {"image": path, "monotone": bool(monotone), "rise": float(rise),
              "probabilities": [float(p) for p in row], "ssim": [float(v) for v in ssim]}

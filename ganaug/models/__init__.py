@@ -6,7 +6,7 @@ output contract and ``ganaug.models.presets`` for the paper configurations.
 
 from ganaug.models.acgan import build_acgan
 from ganaug.models.cdcgan import build_cdcgan_discriminator, build_cdcgan_generator
-from ganaug.models.classifier import ARCHITECTURES, build_classifier, build_classifier_ensemble
+from ganaug.models.classifier import ARCHITECTURES, build_classifier, build_classifier_ensemble, build_dihedral_average
 from ganaug.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from ganaug.models.encoder import build_encoder
 from ganaug.models.layers import LabelFeatureMaps, OneHot, RepeatChannels
@@ -66,6 +66,7 @@ __all__ = [
     "build_cdcgan_generator",
     "build_classifier",
     "build_classifier_ensemble",
+    "build_dihedral_average",
     "build_encoder",
     "LATENT_DISTRIBUTIONS",
     "GeneratorSpec",

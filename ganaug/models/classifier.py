@@ -17,7 +17,7 @@ import os
 import keras
 
 from ganaug.models import _validation as check
-from ganaug.models.layers import RepeatChannels
+from ganaug.models.layers import DihedralView, RepeatChannels
 
 ARCHITECTURES = ("xception", "inception_v3", "small_cnn")
 
@@ -203,5 +203,45 @@ def build_classifier_ensemble(classifiers, *, name="classifier_ensemble"):
     # by the same factory share a name, and a model's nested models must be named apart.
     outputs = [keras.Model(model.inputs[0], model.outputs[0], name=f"member_{index}")(image)
                for index, model in enumerate(members)]
+    mean = keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(image, mean, name=name)
+
+
+def build_dihedral_average(classifier, *, name="dihedral_average"):
+    """Returns the classifier whose probabilities are the mean over the 8 dihedral views of each image.
+
+    Test-time augmentation over the symmetries of the square (4 rotations by 90 degrees, each with and
+    without a mirror). A cell on a blood smear or a histology patch has no preferred orientation, so a
+    classifier of such images should give one answer for all 8 views; trained on a few thousand images
+    it does not quite, and the mean over the views removes the part of its output that depends on the
+    orientation. ganaug uses it, like ``build_classifier_ensemble``, to judge latent edits
+    (``direction_response``), where such wobble would read as a non-monotone response. Do not use it
+    for images whose orientation carries meaning (e.g. chest X-rays).
+
+    Args:
+        classifier: a ``keras.Model`` with one input of square images ``(S, S, C)`` and a
+            probability output (e.g. ``build_classifier`` or ``build_classifier_ensemble``).
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` ``images -> (N, num_classes)``: the mean of ``classifier`` over the 8 views
+        (the classifier nested once as ``"classifier"``, sharing its layers and weights). Its output
+        is the same for all 8 views of an image.
+
+    Raises:
+        TypeError: if ``classifier`` is not a ``keras.Model``.
+        ValueError: if it has more than one input or its images are not square.
+    """
+    if not isinstance(classifier, keras.Model):
+        raise TypeError(f"`classifier` must be a keras.Model. Received: {type(classifier).__name__}")
+    if len(classifier.inputs) != 1:
+        raise ValueError(f"`classifier` must take one input. Received: {len(classifier.inputs)} inputs")
+    input_shape = tuple(classifier.inputs[0].shape[1:])
+    if len(input_shape) != 3 or input_shape[0] is None or input_shape[0] != input_shape[1]:
+        raise ValueError(f"`classifier` must take square images (S, S, C). Received: input shape {input_shape}")
+    image = keras.Input(shape=input_shape, name="image")
+    nested = keras.Model(classifier.inputs[0], classifier.outputs[0], name="classifier")
+    outputs = [nested(DihedralView(turns, flip, name=f"view_{turns}{'_flip' if flip else ''}")(image))
+               for turns in range(4) for flip in (False, True)]
     mean = keras.layers.Average(name="probabilities")(outputs)
     return keras.Model(image, mean, name=name)

@@ -102,3 +102,43 @@ class RepeatChannels(keras.layers.Layer):
         config = super().get_config()
         config.update({"repeats": self.repeats})
         return config
+
+
+@keras.saving.register_keras_serializable(package="ganaug")
+class DihedralView(keras.layers.Layer):
+    """One of the 8 symmetries of a square image batch ``(N, S, S, C)``: ``quarter_turns`` then a flip.
+
+    ``quarter_turns`` counter-clockwise rotations by 90 degrees (0-3), then, with ``flip``, a mirror
+    of the columns; the 8 settings are the dihedral group of the square (``np.rot90`` and
+    ``np.fliplr`` on the image axes).
+
+    Args:
+        quarter_turns: rotations by 90 degrees, counter-clockwise (0-3).
+        flip: whether to mirror the columns after rotating.
+        **kwargs: standard layer arguments.
+    """
+
+    def __init__(self, quarter_turns=0, flip=False, **kwargs):
+        super().__init__(**kwargs)
+        self.quarter_turns = check_integer(quarter_turns, "quarter_turns", minimum=0)
+        if self.quarter_turns > 3:
+            raise ValueError(f"`quarter_turns` must be in 0-3. Received: quarter_turns={quarter_turns!r}")
+        if not isinstance(flip, bool):
+            raise TypeError(f"`flip` must be a bool. Received: flip={flip!r}")
+        self.flip = flip
+
+    def call(self, images):
+        for _ in range(self.quarter_turns):
+            # np.rot90 on (rows, columns): transpose the image axes, then reverse the rows.
+            images = ops.flip(ops.transpose(images, (0, 2, 1, 3)), axis=1)
+        return ops.flip(images, axis=2) if self.flip else images
+
+    def compute_output_shape(self, input_shape):
+        if self.quarter_turns % 2:
+            return (input_shape[0], input_shape[2], input_shape[1], input_shape[3])
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"quarter_turns": self.quarter_turns, "flip": self.flip})
+        return config

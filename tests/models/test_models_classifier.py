@@ -121,3 +121,51 @@ def test_classifier_ensemble_averages_its_members_and_round_trips(tmp_path, rng)
         build_classifier_ensemble([members[0], build_classifier("small_cnn", num_classes=4, image_size=16, seed=0)])
     with pytest.raises(TypeError, match=r"classifiers\[1\]"):
         build_classifier_ensemble([members[0], "model"])
+
+
+def _dihedral_views(images):
+    """The 8 symmetries of the square, by numpy, on the image axes of a (N, S, S, C) batch."""
+    views = []
+    for turns in range(4):
+        rotated = np.rot90(images, k=turns, axes=(1, 2))
+        views += [rotated, rotated[:, :, ::-1]]
+    return views
+
+
+def test_dihedral_view_matches_numpy(rng):
+    from ganaug.models.layers import DihedralView
+
+    images = rng.uniform(-1, 1, size=(2, 5, 5, 3)).astype("float32")
+    layers = [DihedralView(turns, flip) for turns in range(4) for flip in (False, True)]
+    for layer, expected in zip(layers, _dihedral_views(images)):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images)), expected)
+    outputs = {keras.ops.convert_to_numpy(layer(images)).tobytes() for layer in layers}
+    assert len(outputs) == 8  # eight distinct views of a generic image
+    with pytest.raises(ValueError, match="quarter_turns"):
+        DihedralView(4)
+    with pytest.raises(TypeError, match="flip"):
+        DihedralView(1, flip=1)
+
+
+def test_dihedral_average_is_the_mean_over_views_invariant_and_round_trips(tmp_path, rng):
+    from ganaug.models import build_dihedral_average
+
+    member = models.build_classifier("small_cnn", num_classes=3, image_size=16, small_cnn_filters=(4, 8), seed=0)
+    averaged = build_dihedral_average(member)
+    images = rng.uniform(-1, 1, size=(4, 16, 16, 3)).astype("float32")
+    expected = np.mean([member.predict(np.ascontiguousarray(v), verbose=0) for v in _dihedral_views(images)], axis=0)
+    output = averaged.predict(images, verbose=0)
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(output.sum(axis=1), 1.0, rtol=1e-5)
+    # The member alone is not invariant; the average is, for every view.
+    turned = np.ascontiguousarray(np.rot90(images, k=1, axes=(1, 2))[:, :, ::-1])
+    assert not np.allclose(member.predict(turned, verbose=0), member.predict(images, verbose=0), atol=1e-4)
+    np.testing.assert_allclose(averaged.predict(turned, verbose=0), output, rtol=1e-5, atol=1e-6)
+    path = str(tmp_path / "dihedral.keras")
+    averaged.save(path)
+    np.testing.assert_allclose(keras.saving.load_model(path).predict(images, verbose=0), output, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="classifier"):
+        build_dihedral_average("model")
+    wide = keras.Model(*(lambda x: (x, keras.layers.Dense(2)(keras.layers.Flatten()(x))))(keras.Input((8, 16, 3))))
+    with pytest.raises(ValueError, match="square"):
+        build_dihedral_average(wide)
