@@ -108,6 +108,28 @@ def test_a_balanced_reader_gives_equal_shares(tmp_path):
         np.testing.assert_allclose(TrainingData(reader).class_frequencies(3), expected)
 
 
+def test_train_gan_balanced_classes_reads_a_folder_balanced_and_records_it(tmp_path):
+    import cv2
+
+    for label, count in zip("abc", COUNTS):
+        os.makedirs(os.path.join(tmp_path, "data", label))
+        for index in range(count):
+            cv2.imwrite(os.path.join(tmp_path, "data", label, f"{index}.png"), np.full((16, 16, 3), 40, np.uint8))
+    common = dict(image_size=16, batch_size=8, steps=1, sample_every=0, checkpoint_every=1, verbose=0,
+                  model_options={"generator_filters": 8, "discriminator_filters": 8})
+    for balanced, expected in ((False, [0.75, 0.1875, 0.0625]), (True, [1 / 3] * 3)):
+        run_dir = os.path.join(tmp_path, f"run_{balanced}")
+        train_gan("sngan", os.path.join(tmp_path, "data"), run_dir=run_dir, balanced_classes=balanced, **common)
+        config = json.load(open(os.path.join(run_dir, "config.json")))
+        assert config["balanced_classes"] is balanced
+        np.testing.assert_allclose(config["options"]["fake_label_probabilities"], expected)
+    with pytest.raises(ValueError, match="balanced_classes"):
+        train_gan("sngan", _data(), run_dir=os.path.join(tmp_path, "arrays"), balanced_classes=True, **common)
+    with pytest.raises(TypeError, match="balanced_classes"):
+        train_gan("sngan", os.path.join(tmp_path, "data"), run_dir=os.path.join(tmp_path, "x"),
+                  balanced_classes="yes", **common)
+
+
 def test_each_family_has_its_default_and_acgan_draws_uniformly():
     import keras
 

@@ -159,8 +159,9 @@ def test_cli_trains_resumes_and_generates_per_label(tmp_path):
     common = ["train", "sngan", "--data", str(data), "--out", str(tmp_path / "run"), "--preset", "sngan_cpu",
               "--image-size", "16", "--batch-size", "8", "--model-option", "generator_filters=8",
               "--model-option", "discriminator_filters=8", "--checkpoint-every", "2", "--sample-every", "0", "--quiet"]
-    first = _cli(*common, "--steps", "2", cwd=tmp_path)
+    first = _cli(*common, "--steps", "2", "--balanced-classes", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
+    assert json.load(open(tmp_path / "run" / "config.json"))["balanced_classes"] is True
     resumed = _cli(*common, "--steps", "4", "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     config = json.load(open(tmp_path / "run" / "config.json"))

@@ -32,6 +32,9 @@ def register(subparsers):
     parser.add_argument("--fake-labels", default=None, choices=("data", "uniform"),
                         help="conditional families: draw the fakes' classes with the training labels' "
                         "frequencies (data) or uniformly (default: the family's; data, AC-GAN uniform)")
+    parser.add_argument("--balanced-classes", action="store_true",
+                        help="conditional families: draw the real batches class-balanced (rare classes repeated; "
+                        "the fakes' classes follow, so they are uniform too)")
     parser.add_argument("--r1-gamma", type=float, default=None, help="stylegan: R1 weight (preset's, else auto)")
     parser.add_argument("--r1-interval", type=int, default=None, help="stylegan: D steps between R1 terms (16)")
     parser.add_argument("--lecam-weight", type=float, default=None,
@@ -81,6 +84,7 @@ def run(args):
         steps=args.steps,
         base_run=args.base_run,
         model_options=parse_pairs(args.model_option, "--model-option"),
+        balanced_classes=args.balanced_classes,
         generator_learning_rate=args.generator_learning_rate,
         discriminator_learning_rate=args.discriminator_learning_rate,
         generator_steps=args.generator_steps,

@@ -22,14 +22,14 @@ AUTO_DIFFAUGMENT = "color,translation,cutout"
 AUTO_DIFFAUGMENT_MAX_IMAGES = 5000
 
 
-def _reader(path, *, image_size, channels, batch_size, seed):
+def _reader(path, *, image_size, channels, batch_size, seed, balanced=False):
     from data_readers.image_reader import ImageReader
 
     if not os.path.isdir(path):
         raise FileNotFoundError(f"Training data folder not found: {path}")
     return ImageReader.from_folder(
         path, image_size=image_size, channels=channels, batch_size=batch_size, seed=seed,
-        shuffle=True, drop_remainder=True,
+        shuffle=True, drop_remainder=True, balanced=balanced,
         num_shards=distribute.num_workers(), shard_index=distribute.worker_index(),
     )
 
@@ -58,6 +58,7 @@ def train_gan(
     ema_decay=None,
     diffaugment=None,
     model_options=None,
+    balanced_classes=False,
     strategy="auto",
     resume=False,
     overwrite=False,
@@ -92,6 +93,10 @@ def train_gan(
         model_options: model arguments of the family's factories (``config.model_keys(family)``,
             e.g. ``generator_filters``; for ``"acgan"`` those of ``build_acgan``, e.g.
             ``mapping_output_activation``). An unknown key is an error.
+        balanced_classes: with a data folder, draw the real batches class-balanced (every class
+            equally often, rare ones repeated: ``ImageReader(balanced=True)``); the fakes' classes
+            (``fake_labels="data"``) then follow the batches and are uniform too. Recorded in the
+            run's config. For an ImageReader, build it with ``balanced=True`` instead.
         strategy: see ``GANTrainer``.
         resume: continue the run in ``run_dir`` from its newest checkpoint (True; an error if there
             is none or if model settings changed) or ``"or_start"`` (start it when there is no
@@ -120,6 +125,13 @@ def train_gan(
     """
     if family not in FAMILIES:
         raise ValueError(f"`family` must be one of {FAMILIES}. Received: family={family!r}")
+    if not isinstance(balanced_classes, bool):
+        raise TypeError(f"`balanced_classes` must be a bool. Received: balanced_classes={balanced_classes!r}")
+    if balanced_classes and not isinstance(data, (str, os.PathLike)):
+        raise ValueError(
+            "`balanced_classes=True` reads a data folder; for an ImageReader build it with balanced=True. "
+            f"Received: data of type {type(data).__name__}"
+        )
     if (family == "acgan") != (base_run is not None):
         raise ValueError(
             "`base_run` (the trained DCGAN to freeze) is required for, and only for, family='acgan'. "
@@ -154,7 +166,7 @@ def train_gan(
     elif isinstance(data, (str, os.PathLike)):
         data_description = os.path.abspath(os.fspath(data))
         data = _reader(data_description, image_size=settings["image_size"], channels=settings["channels"],
-                       batch_size=training["batch_size"], seed=seed)
+                       batch_size=training["batch_size"], seed=seed, balanced=balanced_classes)
     else:
         data_description = None
     num_classes = getattr(data, "num_classes", None)
@@ -229,6 +241,7 @@ def train_gan(
     }
     if data_description:
         extra["data"] = data_description
+    extra["balanced_classes"] = bool(getattr(data, "balanced", False))
     if region_names is not None:
         extra["region_names"] = list(region_names)
         extra["class_names"] = list(region_names)
