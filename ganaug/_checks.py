@@ -14,8 +14,11 @@ def check_int(value, name, minimum=1):
     return int(value)
 
 
-def check_number(value, name, minimum=0.0):
-    """Returns ``value`` as a float if it is a real number (not a bool) >= ``minimum``, else raises ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < minimum:
-        raise ValueError(f"`{name}` must be a number >= {minimum}. Received: {name}={value!r}")
+def check_number(value, name, minimum=0.0, maximum=None):
+    """Returns ``value`` as a float if it is a real number (not a bool) in [``minimum``, ``maximum``]
+    (no upper bound when ``maximum`` is None), else raises ValueError."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or value < minimum
+            or maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum:.3g}]"
+        raise ValueError(f"`{name}` must be a number {bound}. Received: {name}={value!r}")
     return float(value)

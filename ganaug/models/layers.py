@@ -8,7 +8,7 @@ survive a ``.keras`` save/load without ``custom_objects``.
 import keras
 from keras import ops
 
-from ganaug.models._validation import check_integer, check_num_classes
+from ganaug.models._validation import check_bool, check_integer, check_num_classes
 
 
 @keras.saving.register_keras_serializable(package="ganaug")
@@ -123,9 +123,7 @@ class DihedralView(keras.layers.Layer):
         self.quarter_turns = check_integer(quarter_turns, "quarter_turns", minimum=0)
         if self.quarter_turns > 3:
             raise ValueError(f"`quarter_turns` must be in 0-3. Received: quarter_turns={quarter_turns!r}")
-        if not isinstance(flip, bool):
-            raise TypeError(f"`flip` must be a bool. Received: flip={flip!r}")
-        self.flip = flip
+        self.flip = check_bool(flip, "flip")
 
     def call(self, images):
         for _ in range(self.quarter_turns):

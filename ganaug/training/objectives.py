@@ -22,7 +22,6 @@ A new family is one file of model factories plus, if its signature is new, one `
 subclass registered in ``OBJECTIVES``.
 """
 
-import numbers
 import threading
 
 import keras
@@ -30,15 +29,9 @@ import tensorflow as tf
 
 from ganaug.models import stylegan
 from ganaug.models.prior import RNG_ALG
+from ganaug._checks import check_int, check_number
 from ganaug.training import losses
 from ganaug.training.stylegan_losses import r1_penalty, r1_regularization
-
-
-def _check_numbers(*settings):
-    """Raises a ValueError naming the first ``(name, value, low, high)`` whose value is not a number in [low, high]."""
-    for name, value, low, high in settings:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
-            raise ValueError(f"`{name}` must be a number in [{low}, {high:.3g}]. Received: {name}={value!r}")
 
 
 class Objective:
@@ -86,9 +79,8 @@ class Objective:
     def __init__(self, *, loss="non_saturating", label_smoothing=0.0, lecam_weight=0.0, lecam_decay=0.99):
         self.loss = loss
         self.label_smoothing = label_smoothing
-        _check_numbers(("lecam_weight", lecam_weight, 0.0, float("inf")), ("lecam_decay", lecam_decay, 0.0, 1.0 - 1e-12))
-        self.lecam_weight = float(lecam_weight)
-        self.lecam_decay = float(lecam_decay)
+        self.lecam_weight = check_number(lecam_weight, "lecam_weight")
+        self.lecam_decay = check_number(lecam_decay, "lecam_decay", maximum=1.0 - 1e-12)
         self._lecam = None
 
     @classmethod
@@ -291,17 +283,11 @@ class StyleGANObjective(Objective):
         style_mixing_probability=0.9, w_avg_decay=0.995,
     ):
         super().__init__(loss=loss, label_smoothing=label_smoothing)
-        _check_numbers(
-            ("r1_gamma", r1_gamma, 0.0, float("inf")),
-            ("style_mixing_probability", style_mixing_probability, 0.0, 1.0),
-            ("w_avg_decay", w_avg_decay, 0.0, 1.0 - 1e-12),
-        )
-        if isinstance(r1_interval, bool) or not isinstance(r1_interval, numbers.Integral) or r1_interval < 1:
-            raise ValueError(f"`r1_interval` must be an integer >= 1. Received: r1_interval={r1_interval!r}")
-        self.r1_gamma = float(r1_gamma)
-        self.r1_interval = int(r1_interval)
-        self.style_mixing_probability = float(style_mixing_probability)
-        self.w_avg_decay = float(w_avg_decay)
+        self.r1_gamma = check_number(r1_gamma, "r1_gamma")
+        self.style_mixing_probability = check_number(style_mixing_probability, "style_mixing_probability",
+                                                     maximum=1.0)
+        self.w_avg_decay = check_number(w_avg_decay, "w_avg_decay", maximum=1.0 - 1e-12)
+        self.r1_interval = check_int(r1_interval, "r1_interval")
         self.regularisation_interval = self.r1_interval if self.r1_gamma > 0 else None
         self._synthesis = None
         self._noise_context = threading.local()  # (seed, batch) of the replica calling the synthesis
@@ -398,11 +384,8 @@ class SPADEObjective(Objective):
         super().__init__(loss=spade_losses.check_adversarial_loss(loss), label_smoothing=label_smoothing)
         if label_smoothing:
             raise ValueError(f"SPADE's losses take no label smoothing. Received: label_smoothing={label_smoothing!r}")
-        for name, value in (("feature_matching_weight", feature_matching_weight), ("perceptual_weight", perceptual_weight)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
-                raise ValueError(f"`{name}` must be a number >= 0. Received: {name}={value!r}")
-        self.feature_matching_weight = float(feature_matching_weight)
-        self.perceptual_weight = float(perceptual_weight)
+        self.feature_matching_weight = check_number(feature_matching_weight, "feature_matching_weight")
+        self.perceptual_weight = check_number(perceptual_weight, "perceptual_weight")
         self.vgg_weights = vgg_weights
         self._losses = spade_losses
         self._vgg = None
