@@ -62,6 +62,7 @@ DEMO_PRESETS = {
         "sngan_preset": "sngan_cpu",
         "sngan_options": {"model_options": {"generator_filters": 32, "discriminator_filters": 32}},
         "sngan_steps": 4500,
+        "sngan_balanced_classes": False,
         "classifier_steps": None,
         "controls": True,
         "arms": ("baseline", "classical", "synthetic"),
@@ -88,6 +89,7 @@ DEMO_PRESETS = {
         "sngan_preset": "sngan_cpu",
         "sngan_options": {"model_options": {"generator_filters": 8, "discriminator_filters": 8}},
         "sngan_steps": 8,
+        "sngan_balanced_classes": False,
         "classifier_steps": 20,
         "controls": True,
         "arms": ("baseline", "classical", "synthetic"),
@@ -114,6 +116,7 @@ DEMO_PRESETS = {
         "sngan_preset": "miyato2018",
         "sngan_options": {},
         "sngan_steps": 50000,
+        "sngan_balanced_classes": False,
         "classifier_steps": None,
         "controls": True,
         "arms": ("baseline", "classical", "synthetic", "classical+synthetic"),
@@ -187,14 +190,14 @@ class DemoState:
         if self.verbose:
             print(*args)
 
-    def train_reader(self, *, batch_size=None, shuffle=True):
+    def train_reader(self, *, batch_size=None, shuffle=True, balanced=False):
         from data_readers.image_reader import ImageReader
 
         split = self.split
         return ImageReader.from_paths(
             split.train_paths, split.train_labels, class_names=self.class_names,
             batch_size=batch_size or self.config["batch_size"], seed=self.seed, shuffle=shuffle,
-            drop_remainder=shuffle,
+            drop_remainder=shuffle, balanced=balanced,
         )
 
     def generator(self, name):
@@ -327,7 +330,8 @@ def train_sngan(state):
     from ganaug.training import train_gan
 
     config = state.config
-    history = train_gan("sngan", state.train_reader(), run_dir=state.run_dir("sngan"), preset=config["sngan_preset"],
+    reader = state.train_reader(balanced=config["sngan_balanced_classes"])
+    history = train_gan("sngan", reader, run_dir=state.run_dir("sngan"), preset=config["sngan_preset"],
                         **config["sngan_options"], **_schedule(config["sngan_steps"]), **_gan_options(state))
     return {"history": _last(history), "figure_samples": _class_samples(state, "sngan", "SNGAN")}
 

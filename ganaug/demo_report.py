@@ -59,7 +59,8 @@ def write_demo_report(state):
         f"{config['acgan_options'].get('mapping_output_activation', 'relu')} layer). (2) Fernández et al.'s "
         f"conditional DCGAN ({config['cdcgan_steps']} steps). (3) SNGAN with a projection discriminator (preset "
         f"{config['sngan_preset']}, {config['sngan_steps']} discriminator steps, hinge loss, spectral norm, "
-        "class-conditional batch norm, DiffAugment, EMA generator)."
+        "class-conditional batch norm, DiffAugment, EMA generator"
+        + (", class-balanced real batches)." if config.get("sngan_balanced_classes") else ").")
     )
     grids = [(results["vanilla GAN"]["figure_samples"], "Vanilla GAN (unconditional)")]
     grids += [(results[step]["figure_samples"], f"{step} samples, one row per requested class")

@@ -1,5 +1,6 @@
 """The demo as steps over a typed state: a stopped demo continues at the step that did not finish."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -71,3 +72,35 @@ def test_other_settings_or_restart_run_every_step_again(tmp_path, monkeypatch, n
 def test_unknown_demo_setting_is_refused():
     with pytest.raises(ValueError, match="Received: sngan_step=3"):
         demo.demo_config("smoke", sngan_step=3)
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_sngan_step_trains_on_class_balanced_batches_when_asked(tmp_path, monkeypatch, balanced):
+    import types
+
+    from ganaug import training
+
+    seen = {}
+    monkeypatch.setattr(training, "train_gan", lambda family, reader, **kwargs: seen.update(reader=reader) or {})
+    monkeypatch.setattr(demo, "_class_samples", lambda *args: "samples.png")
+    config = demo.demo_config("smoke", sngan_balanced_classes=balanced)
+    config["seed"] = 0
+    state = demo.DemoState(config=config, out_dir=str(tmp_path), verbose=0)
+    paths = [str(tmp_path / f"{k}.png") for k in range(24)]
+    for path in paths:
+        cv2.imwrite(path, np.zeros((16, 16, 3), np.uint8))
+    split = types.SimpleNamespace(train_paths=paths, train_labels=[0] * 20 + [1] * 4)
+    state.results["data"] = {"split": split, "class_names": ["a", "b"]}
+    demo.train_sngan(state)
+    assert seen["reader"].balanced is balanced
+
+
+def test_demo_cli_passes_the_sngan_settings(monkeypatch):
+    from ganaug.cli import main
+
+    received = {}
+    monkeypatch.setattr(demo, "run_demo", lambda out_dir, **kwargs: received.update(kwargs))
+    assert main(["demo", "--preset", "smoke", "--sngan-steps", "7", "--sngan-balanced-classes"]) == 0
+    assert received["sngan_steps"] == 7 and received["sngan_balanced_classes"] is True
+    main(["demo", "--preset", "smoke"])
+    assert received["sngan_balanced_classes"] is None  # the preset's setting (natural batches) stays

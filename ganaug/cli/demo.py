@@ -22,6 +22,8 @@ def register(subparsers):
     parser.add_argument("--acgan-steps", type=int, default=None, help="AC-GAN training steps")
     parser.add_argument("--cdcgan-steps", type=int, default=None, help="conditional DCGAN training steps")
     parser.add_argument("--sngan-steps", type=int, default=None, help="SNGAN discriminator steps")
+    parser.add_argument("--sngan-balanced-classes", action="store_true", default=None,
+                        help="train SNGAN on class-balanced real batches (every class drawn equally)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="classifier training seeds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data set, split and GANs")
     parser.add_argument("--restart", action="store_true", help="run every step again, even ones finished earlier")
@@ -36,6 +38,6 @@ def run(args):
         args.out, preset=args.preset, seed=args.seed, verbose=0 if args.quiet else 1,
         image_size=args.size, num_images=args.num_images, gan_preset=args.gan_preset,
         gan_steps=args.gan_steps, acgan_steps=args.acgan_steps, cdcgan_steps=args.cdcgan_steps,
-        sngan_steps=args.sngan_steps, seeds=tuple(args.seeds) if args.seeds else None, restart=args.restart,
+        sngan_steps=args.sngan_steps, sngan_balanced_classes=args.sngan_balanced_classes, seeds=tuple(args.seeds) if args.seeds else None, restart=args.restart,
     )
     return 0
