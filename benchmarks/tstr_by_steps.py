@@ -44,39 +44,27 @@ def main():
     if steps[0] < 1:
         parser.error(f"--steps must be positive. Received: {steps}")
 
-    from data_readers.image_reader import ImageReader
     from ganaug import demo
-    from ganaug.evaluation.comparison import compare_generators
     from ganaug.figures import save_figure
     from ganaug.training import train_gan
 
-    config = demo.demo_config(args.preset)
+    config = demo.demo_config(args.preset, sngan_balanced_classes=args.balanced_classes)
     config["seed"] = args.seed
     state = demo.DemoState(config=config, out_dir=os.path.abspath(args.out), verbose=0)
     os.makedirs(state.figures_dir, exist_ok=True)
     state.results["data"] = dict(demo.STEPS)["data"](state)
-    split, names = state.split, state.class_names
-    reader = state.train_reader(balanced=args.balanced_classes)  # the demo's SNGAN reader
-    validation = ImageReader.from_paths(split.validation_paths, split.validation_labels, class_names=names,
-                                        shuffle=False)
+    names = state.class_names
     curve_path = os.path.join(state.out_dir, "curve.jsonl")
     done = read_curve(curve_path)
-    options = dict(config["sngan_options"])
     for total in steps:
         if total in done:
             print(f"{total} steps: measured in an earlier run")
             continue
         started = time.time()
-        train_gan("sngan", reader, run_dir=state.run_dir("sngan"), preset=config["sngan_preset"], steps=total,
-                  sample_every=args.checkpoint_every, checkpoint_every=args.checkpoint_every,
-                  image_size=config["image_size"], batch_size=config["batch_size"], seed=args.seed,
-                  verbose=1, resume="or_start", **options)
+        train_gan("sngan", **demo.sngan_arguments(state), steps=total, sample_every=args.checkpoint_every,
+                  checkpoint_every=args.checkpoint_every, verbose=1, resume="or_start")
         seconds = time.time() - started
-        result = compare_generators(
-            {"sngan": state.generator("sngan")}, state.train_reader(batch_size=64, shuffle=False),
-            holdout_data=validation, class_names=names,
-            latent_distributions={"sngan": state.latent_distribution("sngan")}, seed=args.seed, verbose=0,
-        )
+        result = demo.generator_comparison(state, ["sngan"])  # scored as the demo's comparison step does
         row, per_class = result["rows"]["sngan"], result["per_class"]["sngan"]
         entry = {
             "steps": total, "train_seconds": round(seconds), "real_accuracy": result["real_accuracy"],
@@ -127,6 +115,7 @@ def curve_figure(done, real_accuracy):
     figure.suptitle("The demo's SNGAN against its training length (one run, resumed)")
     figure.tight_layout()
     return figure
+
 
 if __name__ == "__main__":
     main()

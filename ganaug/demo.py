@@ -329,28 +329,29 @@ def train_sngan(state):
     """Step 5: SNGAN with a projection discriminator (Miyato et al. 2018; Miyato & Koyama 2018)."""
     from ganaug.training import train_gan
 
-    config = state.config
-    reader = state.train_reader(balanced=config["sngan_balanced_classes"])
-    history = train_gan("sngan", reader, run_dir=state.run_dir("sngan"), preset=config["sngan_preset"],
-                        **config["sngan_options"], **_schedule(config["sngan_steps"]), **_gan_options(state))
+    history = train_gan("sngan", **sngan_arguments(state), **_schedule(state.config["sngan_steps"]),
+                        verbose=1 if state.verbose else 0, overwrite=True)
     return {"history": _last(history), "figure_samples": _class_samples(state, "sngan", "SNGAN")}
+
+
+def sngan_arguments(state):
+    """Returns the ``train_gan("sngan", ...)`` arguments that make the demo's SNGAN.
+
+    Its reader (``data``: the training part, class-balanced if ``sngan_balanced_classes``), run
+    folder, preset and options, image size, batch size and seed; the schedule, verbosity and
+    overwrite or resume are the caller's (``benchmarks/tstr_by_steps.py`` resumes it to longer runs).
+    """
+    config = state.config
+    return dict(data=state.train_reader(balanced=config["sngan_balanced_classes"]), run_dir=state.run_dir("sngan"),
+                preset=config["sngan_preset"], **config["sngan_options"], image_size=config["image_size"],
+                batch_size=config["batch_size"], seed=state.seed)
 
 
 def compare(state):
     """Step 6: the conditional generators side by side in one feature space; one is selected by rule."""
-    from data_readers.image_reader import ImageReader
-    from ganaug.evaluation.comparison import comparison_table, compare_generators, per_class_comparison_table
+    from ganaug.evaluation.comparison import comparison_table, per_class_comparison_table
 
-    split = state.split
-    validation = ImageReader.from_paths(split.validation_paths, split.validation_labels, class_names=state.class_names,
-                                        shuffle=False)
-    names = [run for step, run in GENERATORS.items() if step in state.results]
-    result = compare_generators(
-        {name: state.generator(name) for name in names}, state.train_reader(batch_size=64, shuffle=False),
-        holdout_data=validation, class_names=state.class_names,
-        latent_distributions={name: state.latent_distribution(name) for name in names},
-        classifier_options=_classifier_schedule(state), seed=state.seed, verbose=state.verbose,
-    )
+    result = generator_comparison(state, [run for step, run in GENERATORS.items() if step in state.results])
     from ganaug import runs
 
     runs.write_json_atomic(os.path.join(state.out_dir, "generator_comparison.json"), result)
@@ -621,6 +622,26 @@ def _class_samples(state, name, title, per_class=8):
     rows = samples.reshape(len(state.class_names), per_class, *samples.shape[1:])
     return _save_rows(os.path.join(state.figures_dir, f"{name}_samples.png"), rows, state.class_names,
                       f"{title} samples, one row per requested class")
+
+
+def generator_comparison(state, names):
+    """Returns ``compare_generators`` of the demo's runs ``names`` as the demo scores them.
+
+    The training part is the reference, the validation part is held out, and the TSTR/TRTS
+    classifiers follow the preset's schedule.
+    """
+    from data_readers.image_reader import ImageReader
+    from ganaug.evaluation.comparison import compare_generators
+
+    split = state.split
+    validation = ImageReader.from_paths(split.validation_paths, split.validation_labels, class_names=state.class_names,
+                                        shuffle=False)
+    return compare_generators(
+        {name: state.generator(name) for name in names}, state.train_reader(batch_size=64, shuffle=False),
+        holdout_data=validation, class_names=state.class_names,
+        latent_distributions={name: state.latent_distribution(name) for name in names},
+        classifier_options=_classifier_schedule(state), seed=state.seed, verbose=state.verbose,
+    )
 
 
 def _classifier_schedule(state):

@@ -60,7 +60,7 @@ def write_demo_report(state):
         f"conditional DCGAN ({config['cdcgan_steps']} steps). (3) SNGAN with a projection discriminator (preset "
         f"{config['sngan_preset']}, {config['sngan_steps']} discriminator steps, hinge loss, spectral norm, "
         "class-conditional batch norm, DiffAugment, EMA generator"
-        + (", class-balanced real batches)." if config.get("sngan_balanced_classes") else ").")
+        + (", class-balanced real batches)." if config["sngan_balanced_classes"] else ").")
     )
     grids = [(results["vanilla GAN"]["figure_samples"], "Vanilla GAN (unconditional)")]
     grids += [(results[step]["figure_samples"], f"{step} samples, one row per requested class")

@@ -1,5 +1,7 @@
 """The demo as steps over a typed state: a stopped demo continues at the step that did not finish."""
 
+import types
+
 import cv2
 import numpy as np
 import pytest
@@ -76,12 +78,10 @@ def test_unknown_demo_setting_is_refused():
 
 @pytest.mark.parametrize("balanced", [False, True])
 def test_sngan_step_trains_on_class_balanced_batches_when_asked(tmp_path, monkeypatch, balanced):
-    import types
-
     from ganaug import training
 
     seen = {}
-    monkeypatch.setattr(training, "train_gan", lambda family, reader, **kwargs: seen.update(reader=reader) or {})
+    monkeypatch.setattr(training, "train_gan", lambda family, data, **kwargs: seen.update(reader=data) or {})
     monkeypatch.setattr(demo, "_class_samples", lambda *args: "samples.png")
     config = demo.demo_config("smoke", sngan_balanced_classes=balanced)
     config["seed"] = 0

@@ -38,6 +38,7 @@ def run(args):
         args.out, preset=args.preset, seed=args.seed, verbose=0 if args.quiet else 1,
         image_size=args.size, num_images=args.num_images, gan_preset=args.gan_preset,
         gan_steps=args.gan_steps, acgan_steps=args.acgan_steps, cdcgan_steps=args.cdcgan_steps,
-        sngan_steps=args.sngan_steps, sngan_balanced_classes=args.sngan_balanced_classes, seeds=tuple(args.seeds) if args.seeds else None, restart=args.restart,
+        sngan_steps=args.sngan_steps, sngan_balanced_classes=args.sngan_balanced_classes,
+        seeds=tuple(args.seeds) if args.seeds else None, restart=args.restart,
     )
     return 0
