@@ -134,7 +134,10 @@ def demo_config(preset="cpu", **overrides):
 
     Raises:
         ValueError: for an unknown preset or setting.
+        TypeError: for a ``sngan_balanced_classes`` that is not a bool.
     """
+    from ganaug.models._validation import check_bool
+
     if preset not in DEMO_PRESETS:
         raise ValueError(f"`preset` must be one of {sorted(DEMO_PRESETS)}. Received: preset={preset!r}")
     config = copy.deepcopy(DEMO_PRESETS[preset])
@@ -147,6 +150,7 @@ def demo_config(preset="cpu", **overrides):
     size = config["image_size"]
     if not isinstance(size, int) or size < 16 or size > 512 or size & (size - 1):
         raise ValueError(f"`image_size` must be a power of two from 16 to 512. Received: image_size={size!r}")
+    check_bool(config["sngan_balanced_classes"], "sngan_balanced_classes")
     if len(config["seeds"]) < 2:
         raise ValueError(f"`seeds` needs at least 2 seeds for a confidence interval. Received: seeds={config['seeds']}")
     config["demo_preset"] = preset

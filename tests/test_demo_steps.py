@@ -74,6 +74,8 @@ def test_other_settings_or_restart_run_every_step_again(tmp_path, monkeypatch, n
 def test_unknown_demo_setting_is_refused():
     with pytest.raises(ValueError, match="Received: sngan_step=3"):
         demo.demo_config("smoke", sngan_step=3)
+    with pytest.raises(TypeError, match="sngan_balanced_classes"):
+        demo.demo_config("smoke", sngan_balanced_classes="yes")
 
 
 @pytest.mark.parametrize("balanced", [False, True])
