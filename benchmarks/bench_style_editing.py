@@ -244,7 +244,7 @@ def edit_and_score(stylegan, classifier, direction, codes, originals, strengths,
     return strip, direction_response(classifier, strip, target_class=target_index)
 
 
-def one_class_controls(pool, per_group, args, first):
+def one_class_controls(pool, per_group, args, first, method="lda"):
     """The one-class control repeated over ``--control-splits`` random splits of one class's codes.
 
     Two random halves of one class are exchangeable, so a sound procedure (the cross-validated
@@ -268,7 +268,7 @@ def one_class_controls(pool, per_group, args, first):
             control = first
         else:
             order = rng.permutation(len(pool))
-            control = latent_direction(pool[order[:per_group]], pool[order[per_group : 2 * per_group]], method="lda",
+            control = latent_direction(pool[order[:per_group]], pool[order[per_group : 2 * per_group]], method=method,
                                        folds=5, permutations=args.permutations, seed=args.seed + split, warn=False)
         p_values.append(float(control.p_value))
         separations.append(float(control.held_out_separation))
@@ -303,11 +303,13 @@ def member_responses(others, strip, null_strip, target_index, limit):
     return rows
 
 
-def direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others=()):
+def direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others=(), method="lda"):
     """One measured row: the class direction and the one-class control on one set of codes, and the edits.
 
     ``classifier`` judges the edits; ``others`` (``(label, classifier)`` pairs: an ensemble's members
-    alone, the judge without its dihedral average) also score the same edits."""
+    alone, the judge without its dihedral average) also score the same edits. ``method`` is
+    ``latent_direction``'s, for the class direction and the one-class control alike; a row of
+    another method than LDA is labelled ``codes/method``."""
     from ganaug.figures import save_figure
     from ganaug.latent import WeakDirectionWarning, latent_direction
     from ganaug.latent.figures import edit_figure, response_figure
@@ -317,13 +319,15 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     source_codes, target_codes, held_out_codes = codes["source"], codes["target"], codes["held_out"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeakDirectionWarning)
-        direction = latent_direction(source_codes[:per_group], target_codes, method="lda", folds=5,
+        direction = latent_direction(source_codes[:per_group], target_codes, method=method, folds=5,
                                      permutations=args.permutations, seed=args.seed,
                                      provenance=f"{source} -> {target}, W codes ({label}) of training images")
-        one_class = latent_direction(source_codes[:per_group], source_codes[per_group : 2 * per_group], method="lda",
+        one_class = latent_direction(source_codes[:per_group], source_codes[per_group : 2 * per_group], method=method,
                                      folds=5, permutations=args.permutations, seed=args.seed,
                                      provenance=f"two random groups of {source} ({label})")
-    controls = one_class_controls(source_codes[: 2 * per_group], per_group, args, one_class)
+    controls = one_class_controls(source_codes[: 2 * per_group], per_group, args, one_class, method)
+    if method != "lda":
+        label = f"{label}/{method}"
     projected = (target_codes @ direction.vector).mean() - (source_codes[:per_group] @ direction.vector).mean()
     strengths = [float(s * projected) for s in args.strengths]
     target_index = class_names.index(target)
@@ -333,7 +337,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     null_strip, null_response = edit_and_score(stylegan, classifier, one_class, held_out_codes, held_out_images,
                                                strengths, target_index)
     specificity = response.specificity(null_response)
-    results = {"codes": label, "codes_per_group": [per_group, int(len(target_codes))], "specificity": specificity,
+    results = {"codes": label, "method": method, "codes_per_group": [per_group, int(len(target_codes))], "specificity": specificity,
                "probabilities": response.probabilities.tolist(),
                "one_class_probabilities": null_response.probabilities.tolist(),
                "direction": direction.summary(), "one_class": one_class.summary(), "one_class_splits": controls,
@@ -388,7 +392,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         results["w_plus_response"] = plus.summary()
         print_response("W+ codes, W direction on every row", results["w_plus_response"], args.strengths)
         save_figure(response_figure(plus, class_name=target, title=f"{source} -> {target}: W direction on W+ codes"),
-                    os.path.join(args.out, f"response_w_plus_{label}.png"))
+                    os.path.join(args.out, f"response_w_plus_{label.replace('/', '_')}.png"))
     if "class_means" in codes:
         # The generator's own class direction (its mapping's mean w of each class): no fit to the image codes.
         difference = codes["class_means"][target_index] - codes["class_means"][class_names.index(source)]
@@ -400,9 +404,9 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         gap = float((target_codes @ unit).mean() - (source_codes[:per_group] @ unit).mean())
         spread = float(((source_codes[:per_group] @ unit).std() + (target_codes @ unit).std()) / 2)
         results["generator_class_direction"] = {
-            "length": length, "strengths": own_strengths, "cosine_to_lda_direction": float(unit @ direction.vector),
+            "length": length, "strengths": own_strengths, "cosine_to_fitted_direction": float(unit @ direction.vector),
             "signed_separation_of_the_codes": gap / spread, "response": own.summary()}
-        print(f"  the generator's class-mean direction (|w_{target} - w_{source}| = {length:.3f}, cosine to the LDA "
+        print(f"  the generator's class-mean direction (|w_{target} - w_{source}| = {length:.3f}, cosine to the {method} "
               f"direction {unit @ direction.vector:.2f}; the codes' signed separation along it {gap / spread:.2f}):")
         print_response("along it, strengths x its length", results["generator_class_direction"]["response"],
                        args.strengths)
@@ -410,10 +414,10 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     row_labels = [f"P0={p:.2f}" for p in response.probabilities[:shown, 0]]
     save_figure(edit_figure(strip.images[:shown], args.strengths, row_labels=row_labels,
                             title=f"held-out {source} images edited towards {target} in W ({label}; strength x d)"),
-                os.path.join(args.out, f"edits_{label}.png"))
+                os.path.join(args.out, f"edits_{label.replace('/', '_')}.png"))
     save_figure(response_figure(response, class_name=target,
                                 title=f"{source} -> {target} in W ({label}): {len(held_out_codes)} held-out images"),
-                os.path.join(args.out, f"response_{label}.png"))
+                os.path.join(args.out, f"response_{label.replace('/', '_')}.png"))
     return results
 
 
@@ -453,9 +457,10 @@ def direction_experiment(args, stylegan, classifier, class_names, rng, others=()
         if class_means is not None:
             codes["class_means"] = class_means
         seconds = time.perf_counter() - began
-        results["rows"][label] = direction_rows(args, stylegan, classifier, class_names, groups, codes, label,
-                                                others)
-        results["rows"][label]["code_seconds"] = seconds
+        for method in args.directions:
+            row = direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others, method)
+            row["code_seconds"] = seconds
+            results["rows"][row["codes"]] = row
     return results
 
 
@@ -489,6 +494,9 @@ def main(argv=None):
     parser.add_argument("--edit-images", type=int, default=60, help="held-out source images to edit")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5, 2.0])
     parser.add_argument("--permutations", type=int, default=200)
+    parser.add_argument("--directions", nargs="+", default=["lda"],
+                        choices=("lda", "mean_difference", "logistic", "fisher"),
+                        help="latent_direction methods, each a row on the same codes, edits and judges (default lda)")
     parser.add_argument("--monotone-up-to", type=float, default=None,
                         help="also check the dose response over the strengths up to this many d only (e.g. 1: "
                         "from the source class to the target class's mean)")

@@ -50,11 +50,11 @@ def check_non_negative_int(value, name):
 
 
 def check_bool(value, name):
-    """Returns ``value`` as a bool.
+    """Returns ``value`` as a bool; the one bool check of the readers and of ``ganaug``.
 
     Raises:
-        TypeError: for anything but ``bool`` / ``numpy.bool_``.
+        TypeError: for anything but ``bool`` / ``numpy.bool_`` (``0``, ``1``, ``"yes"``, None...).
     """
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
+        raise TypeError(f"`{name}` must be True or False. Received: {name}={value!r}")
     return bool(value)

@@ -6,6 +6,8 @@ Every check returns the normalised value or raises ``ValueError`` whose message 
 
 import numbers
 
+from data_readers.checks import check_bool  # noqa: F401  (the one bool check, shared with the readers)
+
 
 def check_int(value, name, minimum=1):
     """Returns ``value`` as an int if it is an integer (not a bool) >= ``minimum``, else raises ValueError."""

@@ -49,7 +49,10 @@ def test_short_run_moves_both_networks_and_writes_the_run(tmp_path):
     images = generate_images(saved, 5, latent_distribution="uniform", seed=1, batch_size=2)
     assert images.shape == (5, 16, 16, 3) and images.dtype == np.float32
     assert images.min() >= -1.0 and images.max() <= 1.0
-    np.testing.assert_array_equal(images, generate_images(saved, 5, latent_distribution="uniform", seed=1))
+    # the same seed draws the same latents whatever the batch size; the forward pass of another
+    # batch size may round differently in the last bit (oneDNN picks kernels by shape)
+    np.testing.assert_allclose(images, generate_images(saved, 5, latent_distribution="uniform", seed=1),
+                               rtol=0, atol=1e-6)
 
 
 def test_family_is_inferred_from_inputs_and_outputs():

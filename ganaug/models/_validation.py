@@ -7,6 +7,8 @@ Every check returns the (normalised) value or raises an error whose message ends
 import math
 import numbers
 
+from ganaug._checks import check_bool  # noqa: F401  (re-exported: the factories call check.check_bool)
+
 MIN_IMAGE_SIZE = 16
 MAX_IMAGE_SIZE = 512
 
@@ -77,13 +79,6 @@ def check_choice(value, name, choices):
 def check_activation(value, name):
     """Returns ``value`` if it names a supported activation; raises otherwise."""
     return check_choice(value, name, ACTIVATIONS)
-
-
-def check_bool(value, name):
-    """Returns ``value`` if it is a bool; raises TypeError otherwise."""
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be True or False. {_received(name, value)}")
-    return value
 
 
 def check_units(value, name):

@@ -327,8 +327,7 @@ def build_spade_generator(
     Returns:
         A Functional ``keras.Model``.
     """
-    if not isinstance(use_encoder, bool):
-        raise TypeError(f"`use_encoder` must be True or False. Received: use_encoder={use_encoder!r}")
+    use_encoder = check.check_bool(use_encoder, "use_encoder")
     decoder = build_spade_decoder(
         num_labels, image_size=image_size, latent_dim=latent_dim, channels=channels,
         generator_filters=generator_filters, hidden_filters=hidden_filters, spectral_norm=spectral_norm,

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganaug._checks import check_int, check_number
+from ganaug._checks import check_bool, check_int, check_number
 from ganaug.models.prior import RNG_ALG as _RNG_ALG
 from ganaug.models.spec import GeneratorSpec
 from ganaug.models.prior import stateless_latents, validate_distribution
@@ -191,8 +191,7 @@ class GANTrainer:
         self.fake_label_probabilities = None  # set by fit from the data when fake_labels="data"
         self.gradient_penalty_weight = check_number(gradient_penalty_weight, "gradient_penalty_weight")
         mixed_precision = precision.check_precision(mixed_precision)
-        if not isinstance(jit_compile, bool):
-            raise TypeError(f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}")
+        jit_compile = check_bool(jit_compile, "jit_compile")
         if family is not None and family not in FAMILIES:
             raise ValueError(f"`family` must be one of {FAMILIES} or None. Received: family={family!r}")
         self.mixed_precision = mixed_precision
@@ -620,8 +619,7 @@ class GANTrainer:
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}")
         if resume not in (False, True, "or_start"):
             raise ValueError(f"`resume` must be False, True or 'or_start'. Received: resume={resume!r}")
-        if not isinstance(overwrite, bool):
-            raise TypeError(f"`overwrite` must be True or False. Received: overwrite={overwrite!r}")
+        overwrite = check_bool(overwrite, "overwrite")
         if (resume or overwrite) and run_dir is None:
             raise ValueError(f"`resume`/`overwrite` need a `run_dir`. Received: run_dir=None, resume={resume!r}")
         training_data = self._training_data

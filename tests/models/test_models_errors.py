@@ -53,3 +53,22 @@ def test_unknown_preset_lists_known_presets():
 def test_bad_layer_arguments(layer, kwargs, message):
     with pytest.raises(ValueError, match=message):
         layer(**kwargs)
+
+
+def test_one_bool_check_for_factories_trainer_and_readers():
+    import numpy as np
+
+    from data_readers.checks import check_bool as readers_check_bool
+    from ganaug._checks import check_bool
+    from ganaug.models import _validation
+    from ganaug.training import GANTrainer
+
+    assert check_bool is readers_check_bool is _validation.check_bool
+    assert check_bool(np.bool_(True), "flag") is True  # a numpy bool (e.g. from a mask) is a bool
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(TypeError, match=f"`flag` must be True or False. Received: flag={bad!r}"):
+            check_bool(bad, "flag")
+    with pytest.raises(TypeError, match="Received: use_encoder=1"):
+        models.build_spade_generator(3, image_size=16, use_encoder=1)
+    with pytest.raises(TypeError, match="Received: jit_compile='no'"):
+        GANTrainer(G(image_size=16), D(image_size=16), jit_compile="no")
