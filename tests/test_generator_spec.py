@@ -36,7 +36,8 @@ def test_one_generate_images_serves_both_call_styles():
     from_prior = generate_images(generator, 5, labels=[0, 1, 2, 0, 1], latent_distribution="uniform", seed=7,
                                  batch_size=2)
     from_codes = generate_images(generator, codes, [0, 1, 2, 0, 1])  # the latent tools' call
-    np.testing.assert_array_equal(from_prior, from_codes)
+    # the same latents; another batch size may round the forward pass differently in the last bit
+    np.testing.assert_allclose(from_prior, from_codes, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(from_codes, generate_images(generator, 5, labels=np.array([0, 1, 2, 0, 1]),
                                                               latents=codes))
     assert generate_images(generator, codes[:0], []).shape == (0, IMAGE_SIZE, IMAGE_SIZE, 3)
