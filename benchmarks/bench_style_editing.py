@@ -29,6 +29,9 @@ Changing only ``--encoder-seed`` gives the encoder's part. With ``--judge-views 
 (``build_dihedral_average``: a cell has no preferred orientation), and the same judge without the
 average, and every judge alone with and without it, score the same edits too.
 
+``--directions lda mean_difference`` fits each ``latent_direction`` method to the same codes and scores it on
+the same held-out images with the same judges (a row per method; the LDA row keeps its plain label).
+
 Strengths are in units of the direction's in-sample class-mean distance ``d`` along the unit
 vector (``--strengths 0 0.5 1 1.5 2`` means 0 to 2d), so that "1" moves a code by the distance
 between the two classes' means.
