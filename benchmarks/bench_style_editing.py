@@ -377,6 +377,9 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
                        results["one_class_response_up_to"], shown_strengths)
         print(f"    paired, 0 to {args.monotone_up_to:g} d: monotone and above the control for "
               f"{results['specificity_up_to']['fraction_monotone_and_above_control']:.0%}")
+        save_figure(response_figure(short, class_name=target, title=f"{source} -> {target} in W ({label}), "
+                                    f"0 to {args.monotone_up_to:g} d: {len(held_out_codes)} held-out images"),
+                    os.path.join(args.out, f"response_{label.replace('/', '_')}_up_to.png"))
     if others:
         limit = None if args.monotone_up_to is None else args.monotone_up_to * abs(projected) * (1 + 1e-6)
         results["judges"] = member_responses(others, strip, null_strip, target_index, limit)
