@@ -306,13 +306,16 @@ def member_responses(others, strip, null_strip, target_index, limit):
     return rows
 
 
-def direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others=(), method="lda"):
+def direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others=(), method="lda",
+                   shared=None):
     """One measured row: the class direction and the one-class control on one set of codes, and the edits.
 
     ``classifier`` judges the edits; ``others`` (``(label, classifier)`` pairs: an ensemble's members
     alone, the judge without its dihedral average) also score the same edits. ``method`` is
     ``latent_direction``'s, for the class direction and the one-class control alike; a row of
-    another method than LDA is labelled ``codes/method``."""
+    another method than LDA is labelled ``codes/method``. ``shared`` (a dict, one per set of codes) keeps
+    what does not depend on the method, the edits along the generator's class-mean direction, so that
+    the rows of several methods render them once."""
     from ganaug.figures import save_figure
     from ganaug.latent import WeakDirectionWarning, latent_direction
     from ganaug.latent.figures import edit_figure, response_figure
@@ -331,7 +334,11 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     controls = one_class_controls(source_codes[: 2 * per_group], per_group, args, one_class, method)
     if method != "lda":
         label = f"{label}/{method}"
+    file_label = label.replace("/", "_")
+    shared = {} if shared is None else shared
     projected = (target_codes @ direction.vector).mean() - (source_codes[:per_group] @ direction.vector).mean()
+    # the shorter range fixed before the run (e.g. 1 d: from the source class to the target's mean)
+    limit = None if args.monotone_up_to is None else args.monotone_up_to * abs(projected) * (1 + 1e-6)
     strengths = [float(s * projected) for s in args.strengths]
     target_index = class_names.index(target)
     held_out_images = groups["held_out"]
@@ -365,7 +372,6 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     if args.monotone_up_to is not None:
         # A shorter range fixed before the run (e.g. 1 d: from the source class to the target's mean),
         # checked with the same rule on the same images.
-        limit = args.monotone_up_to * abs(projected) * (1 + 1e-6)
         shown_strengths = [s for s in args.strengths if s <= args.monotone_up_to]
         short, null_short = response.up_to(limit), null_response.up_to(limit)
         results["response_up_to"] = dict(short.summary(), strengths_in_class_mean_distances=shown_strengths)
@@ -379,9 +385,8 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
               f"{results['specificity_up_to']['fraction_monotone_and_above_control']:.0%}")
         save_figure(response_figure(short, class_name=target, title=f"{source} -> {target} in W ({label}), "
                                     f"0 to {args.monotone_up_to:g} d: {len(held_out_codes)} held-out images"),
-                    os.path.join(args.out, f"response_{label.replace('/', '_')}_up_to.png"))
+                    os.path.join(args.out, f"response_{file_label}_up_to.png"))
     if others:
-        limit = None if args.monotone_up_to is None else args.monotone_up_to * abs(projected) * (1 + 1e-6)
         results["judges"] = member_responses(others, strip, null_strip, target_index, limit)
         for row in results["judges"]:
             short = "" if limit is None else (
@@ -398,15 +403,17 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
         results["w_plus_response"] = plus.summary()
         print_response("W+ codes, W direction on every row", results["w_plus_response"], args.strengths)
         save_figure(response_figure(plus, class_name=target, title=f"{source} -> {target}: W direction on W+ codes"),
-                    os.path.join(args.out, f"response_w_plus_{label.replace('/', '_')}.png"))
+                    os.path.join(args.out, f"response_w_plus_{file_label}.png"))
     if "class_means" in codes:
         # The generator's own class direction (its mapping's mean w of each class): no fit to the image codes.
         difference = codes["class_means"][target_index] - codes["class_means"][class_names.index(source)]
         length = float(np.linalg.norm(difference))
         unit = difference / length
         own_strengths = [float(s * length) for s in args.strengths]
-        _, own = edit_and_score(stylegan, classifier, unit, held_out_codes, held_out_images, own_strengths,
-                                target_index)
+        if "class_mean_response" not in shared:  # the same edits for every method's row
+            shared["class_mean_response"] = edit_and_score(stylegan, classifier, unit, held_out_codes,
+                                                           held_out_images, own_strengths, target_index)[1]
+        own = shared["class_mean_response"]
         gap = float((target_codes @ unit).mean() - (source_codes[:per_group] @ unit).mean())
         spread = float(((source_codes[:per_group] @ unit).std() + (target_codes @ unit).std()) / 2)
         results["generator_class_direction"] = {
@@ -420,10 +427,10 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
     row_labels = [f"P0={p:.2f}" for p in response.probabilities[:shown, 0]]
     save_figure(edit_figure(strip.images[:shown], args.strengths, row_labels=row_labels,
                             title=f"held-out {source} images edited towards {target} in W ({label}; strength x d)"),
-                os.path.join(args.out, f"edits_{label.replace('/', '_')}.png"))
+                os.path.join(args.out, f"edits_{file_label}.png"))
     save_figure(response_figure(response, class_name=target,
                                 title=f"{source} -> {target} in W ({label}): {len(held_out_codes)} held-out images"),
-                os.path.join(args.out, f"response_{label.replace('/', '_')}.png"))
+                os.path.join(args.out, f"response_{file_label}.png"))
     return results
 
 
@@ -463,8 +470,10 @@ def direction_experiment(args, stylegan, classifier, class_names, rng, others=()
         if class_means is not None:
             codes["class_means"] = class_means
         seconds = time.perf_counter() - began
+        shared = {}
         for method in args.directions:
-            row = direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others, method)
+            row = direction_rows(args, stylegan, classifier, class_names, groups, codes, label, others, method,
+                                 shared)
             row["code_seconds"] = seconds
             results["rows"][row["codes"]] = row
     return results

@@ -1,6 +1,7 @@
 """Argument checks shared by the library's functions (the model factories have ``models._validation``).
 
-Every check returns the normalised value or raises ``ValueError`` whose message ends with
+Every check returns the normalised value or raises (``ValueError``; ``TypeError`` from ``check_bool``) with a message
+ending with
 ``Received: name=value`` (in the style of ``keras.applications``).
 """
 
