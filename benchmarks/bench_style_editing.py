@@ -370,8 +370,7 @@ def direction_rows(args, stylegan, classifier, class_names, groups, codes, label
           f"{specificity['fraction_monotone_and_above_control']:.0%} (median rise {specificity['median_rise']:.3f} "
           f"against {specificity['median_control_rise']:.3f})")
     if args.monotone_up_to is not None:
-        # A shorter range fixed before the run (e.g. 1 d: from the source class to the target's mean),
-        # checked with the same rule on the same images.
+        # the same rule on the same images, over the shorter range ``limit``
         shown_strengths = [s for s in args.strengths if s <= args.monotone_up_to]
         short, null_short = response.up_to(limit), null_response.up_to(limit)
         results["response_up_to"] = dict(short.summary(), strengths_in_class_mean_distances=shown_strengths)
